@@ -1,0 +1,1 @@
+"""Frontline: contact-center call practice with LLM customers."""

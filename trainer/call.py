@@ -1,0 +1,134 @@
+"""One practice call: the director decides, the actor speaks, the store keeps every turn at once."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .actor import Actor, Turn, sanitize_agent_text
+from .content import content_hash
+from .director import AGENT_ENDED, Direction, Director
+from .llm.base import BackendError, LLMBackend
+from .moves import AgentMoves
+from .persona import Persona
+from .scenario import Scenario
+from .store import CallRecord, Store, now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reply:
+    """What happened after one agent turn."""
+
+    text: str | None                        # the customer's line (None if the model could not be reached)
+    mood: float
+    beat: str
+    ended: bool = False
+    end_reason: str | None = None
+    error: str | None = None                # a message for the trainee when the model is down
+    moves: set[str] = field(default_factory=set)
+    regenerated: int = 0
+    used_fallback: bool = False
+
+
+class CallSession:
+    def __init__(self, *, store: Store, record: CallRecord, persona: Persona, scenario: Scenario, backend: LLMBackend,
+                 prompt_style: str = "auto", temperature: float = 0.7, retries: int = 3,
+                 sleep: Callable[[float], None] | None = None):
+        self.store = store
+        self.record = record
+        self.persona = persona
+        self.scenario = scenario
+        self.director = Director(persona)
+        self.actor = Actor(persona, backend, prompt_style=prompt_style, temperature=temperature, retries=retries, sleep=sleep)
+        self.transcript: list[Turn] = []
+        self.pending: Direction | None = None       # a direction whose line could not be generated yet
+        self.moves_log: list[AgentMoves] = []
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def ended(self) -> bool:
+        return self.record.status == "ended"
+
+    @property
+    def mood_history(self) -> list[float]:
+        return [self.persona.mood] + self.director.state.history
+
+    @classmethod
+    def start(cls, *, store: Store, trainee_name: str, persona: Persona, scenario: Scenario, backend: LLMBackend,
+              settings: dict | None = None, **kw) -> "CallSession":
+        trainee = store.trainee(trainee_name)
+        record = store.start_call(trainee_id=trainee.id, scenario_id=scenario.id, persona_id=persona.id,
+                                  persona_hash=content_hash(persona), persona_snapshot=persona.model_dump_json(),
+                                  customer_model=backend.name, settings_json=json.dumps(settings or {}),
+                                  start_mood=persona.mood, final_mood=persona.mood)
+        return cls(store=store, record=record, persona=persona, scenario=scenario, backend=backend, **kw)
+
+    @classmethod
+    def resume(cls, *, store: Store, call_id: str, scenario: Scenario, backend: LLMBackend, **kw) -> "CallSession":
+        """Rebuild a call from the store: the director is deterministic, so replaying the turns restores its state."""
+        record = store.claim(call_id)
+        persona = Persona.model_validate_json(record.persona_snapshot)   # the exact persona the call began with
+        session = cls(store=store, record=record, persona=persona, scenario=scenario, backend=backend, **kw)
+        for t in store.turns(call_id):
+            if t.speaker == "agent":
+                moves, session.pending = session.director.step(t.text)
+                session.moves_log.append(moves)
+            else:
+                session.director.record_customer_line(t.text)
+                session.pending = None
+            session.transcript.append(Turn(t.speaker, t.text))
+        return session
+
+    def agent_says(self, text: str, *, on_token: Callable[[str], None] | None = None,
+                   on_reset: Callable[[], None] | None = None, interrupted: bool = False) -> Reply:
+        if self.ended:
+            raise RuntimeError("this call has ended; start a new one")
+        if self.pending is not None:
+            return self.retry_reply(on_token=on_token, on_reset=on_reset)
+        text = sanitize_agent_text(text)
+        started = now()
+        moves, direction = self.director.step(text, interrupted=interrupted)
+        self.moves_log.append(moves)
+        self.store.add_turn(self.id, speaker="agent", text=text, started_at=started,
+                            meta={"moves": sorted(moves.moves), "asked_for": sorted(moves.asked_for)})
+        self.transcript.append(Turn("agent", text))
+        self.pending = direction
+        reply = self._customer_line(direction, on_token, on_reset)
+        reply.moves = moves.moves
+        return reply
+
+    def retry_reply(self, *, on_token=None, on_reset=None) -> Reply:
+        """Generate the customer's reply again after the model was unreachable."""
+        if self.pending is None:
+            raise RuntimeError("there is no reply waiting to be retried")
+        return self._customer_line(self.pending, on_token, on_reset)
+
+    def _customer_line(self, direction: Direction, on_token, on_reset) -> Reply:
+        started = now()
+        try:
+            result = self.actor.speak(self.transcript, direction, on_token=on_token, on_reset=on_reset)
+        except BackendError as exc:
+            log.warning("customer model unavailable: %s", exc)
+            return Reply(text=None, mood=direction.mood, beat=direction.beat,
+                         error=f"The customer model is not answering ({exc}). Your call is saved; press 'Retry reply' to try again.")
+        self.pending = None
+        self.director.record_customer_line(result.text)
+        self.transcript.append(Turn("customer", result.text))
+        self.store.add_turn(self.id, speaker="customer", text=result.text, started_at=started, mood_after=direction.mood,
+                            beat=direction.beat, meta={"attempts": result.attempts, "fallback": result.used_fallback,
+                                                       "rejected": result.problems, "direction": direction.text})
+        if direction.ends_call:
+            self.record = self.store.end_call(self.id, reason=direction.end_reason or AGENT_ENDED, final_mood=direction.mood)
+        return Reply(text=result.text, mood=direction.mood, beat=direction.beat, ended=direction.ends_call,
+                     end_reason=direction.end_reason, regenerated=result.attempts - 1, used_fallback=result.used_fallback)
+
+    def end(self, reason: str = AGENT_ENDED) -> CallRecord:
+        if not self.ended:
+            self.record = self.store.end_call(self.id, reason=reason, final_mood=self.director.state.mood)
+        return self.record

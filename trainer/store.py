@@ -1,0 +1,234 @@
+"""Persistence with SQLModel: SQLite in the data folder by default, PostgreSQL by a database URL.
+
+Every turn is committed the moment it happens, so a crash mid-call loses nothing; a call whose
+process died is marked 'interrupted' and stays viewable (and resumable).
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Trainee(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    created_at: datetime = Field(default_factory=now)
+
+
+class CallRecord(SQLModel, table=True):
+    __tablename__ = "call"
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, primary_key=True)
+    trainee_id: int = Field(foreign_key="trainee.id", index=True)
+    scenario_id: str = Field(index=True)
+    persona_id: str
+    persona_hash: str
+    persona_snapshot: str                  # the exact persona used, as JSON
+    customer_model: str
+    settings_json: str = "{}"
+    status: str = "active"                 # active | ended | interrupted
+    end_reason: str | None = None          # resolved | hung_up | escalated | agent_ended
+    owner: str = OWNER                     # host:pid of the process running the call
+    start_mood: float = 0.0
+    final_mood: float | None = None
+    started_at: datetime = Field(default_factory=now)
+    updated_at: datetime = Field(default_factory=now)
+    ended_at: datetime | None = None
+
+
+class TurnRecord(SQLModel, table=True):
+    __tablename__ = "turn"
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="call.id", index=True)
+    idx: int
+    speaker: str                           # agent | customer
+    text: str
+    started_at: datetime = Field(default_factory=now)
+    ended_at: datetime = Field(default_factory=now)
+    mood_after: float | None = None
+    beat: str | None = None
+    meta_json: str = "{}"
+
+
+class ScorecardRecord(SQLModel, table=True):
+    __tablename__ = "scorecard"
+    id: int | None = Field(default=None, primary_key=True)
+    call_id: str = Field(foreign_key="call.id", index=True)
+    rubric_id: str
+    rubric_hash: str
+    grader_model: str
+    settings_json: str = "{}"
+    overall: float
+    passed: bool
+    result_json: str
+    created_at: datetime = Field(default_factory=now)
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = url
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite:///"):
+            path = url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        self.engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            @event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_conn, _record):  # WAL: readers never block the writer; two processes can share the file
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.close()
+        SQLModel.metadata.create_all(self.engine)
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # trainees
+    def trainee(self, name: str) -> Trainee:
+        name = " ".join(name.split())[:80]
+        if not name:
+            raise ValueError("enter a trainee name")
+        with self.session() as s:
+            found = s.exec(select(Trainee).where(Trainee.name == name)).first()
+            if found:
+                return found
+            t = Trainee(name=name)
+            s.add(t)
+            s.commit()
+            s.refresh(t)
+            return t
+
+    def trainees(self) -> list[Trainee]:
+        with self.session() as s:
+            return list(s.exec(select(Trainee).order_by(Trainee.name)))
+
+    # calls
+    def start_call(self, **fields: Any) -> CallRecord:
+        with self.session() as s:
+            call = CallRecord(**fields)
+            s.add(call)
+            s.commit()
+            s.refresh(call)
+            return call
+
+    def get_call(self, call_id: str) -> CallRecord:
+        with self.session() as s:
+            call = s.get(CallRecord, call_id)
+            if call is None:
+                raise NotFound(f"no call with id {call_id}")
+            return call
+
+    def add_turn(self, call_id: str, *, speaker: str, text: str, started_at: datetime | None = None,
+                 mood_after: float | None = None, beat: str | None = None, meta: dict | None = None) -> TurnRecord:
+        with self.session() as s:
+            call = s.get(CallRecord, call_id)
+            if call is None:
+                raise NotFound(f"no call with id {call_id}")
+            count = len(s.exec(select(TurnRecord.id).where(TurnRecord.call_id == call_id)).all())
+            turn = TurnRecord(call_id=call_id, idx=count, speaker=speaker, text=text, started_at=started_at or now(),
+                              mood_after=mood_after, beat=beat, meta_json=json.dumps(meta or {}, default=str))
+            call.updated_at = now()
+            if mood_after is not None:
+                call.final_mood = mood_after
+            s.add(turn)
+            s.add(call)
+            s.commit()
+            s.refresh(turn)
+            return turn
+
+    def turns(self, call_id: str) -> list[TurnRecord]:
+        with self.session() as s:
+            return list(s.exec(select(TurnRecord).where(TurnRecord.call_id == call_id).order_by(TurnRecord.idx)))
+
+    def end_call(self, call_id: str, *, reason: str, final_mood: float | None = None, status: str = "ended") -> CallRecord:
+        with self.session() as s:
+            call = s.get(CallRecord, call_id)
+            if call is None:
+                raise NotFound(f"no call with id {call_id}")
+            call.status, call.end_reason, call.ended_at, call.updated_at = status, reason, now(), now()
+            if final_mood is not None:
+                call.final_mood = final_mood
+            s.add(call)
+            s.commit()
+            s.refresh(call)
+            return call
+
+    def claim(self, call_id: str) -> CallRecord:
+        """This process takes over a call (resuming an interrupted one)."""
+        with self.session() as s:
+            call = s.get(CallRecord, call_id)
+            if call is None:
+                raise NotFound(f"no call with id {call_id}")
+            call.owner, call.status, call.updated_at = OWNER, "active", now()
+            s.add(call)
+            s.commit()
+            s.refresh(call)
+            return call
+
+    def calls(self, *, trainee_id: int | None = None, limit: int = 200) -> list[CallRecord]:
+        with self.session() as s:
+            q = select(CallRecord).order_by(CallRecord.started_at.desc()).limit(limit)  # type: ignore[union-attr]
+            if trainee_id is not None:
+                q = q.where(CallRecord.trainee_id == trainee_id)
+            return list(s.exec(q))
+
+    def recover_interrupted(self, *, stale_after: timedelta = timedelta(hours=2)) -> list[str]:
+        """Mark as interrupted the active calls whose process is gone (same host) or that went quiet."""
+        host = socket.gethostname()
+        marked = []
+        with self.session() as s:
+            for call in s.exec(select(CallRecord).where(CallRecord.status == "active")):
+                owner_host, _, pid = call.owner.rpartition(":")
+                dead = owner_host == host and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))
+                updated = call.updated_at if call.updated_at.tzinfo else call.updated_at.replace(tzinfo=timezone.utc)
+                if dead or updated < now() - stale_after:
+                    call.status = "interrupted"
+                    s.add(call)
+                    marked.append(call.id)
+            s.commit()
+        return marked
+
+    # scorecards
+    def save_scorecard(self, **fields: Any) -> ScorecardRecord:
+        with self.session() as s:
+            rec = ScorecardRecord(**fields)
+            s.add(rec)
+            s.commit()
+            s.refresh(rec)
+            return rec
+
+    def scorecards(self, call_id: str) -> list[ScorecardRecord]:
+        with self.session() as s:
+            return list(s.exec(select(ScorecardRecord).where(ScorecardRecord.call_id == call_id).order_by(ScorecardRecord.id)))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -16,6 +16,9 @@ from .persona import CALMING_TRIGGERS, INFLAMING_TRIGGERS, Persona
 # End reasons, stored with the session.
 RESOLVED, HUNG_UP, ESCALATED, AGENT_ENDED = "resolved", "hung_up", "escalated", "agent_ended"
 
+_FOREIGN_HINTS = set("""el la los las de que y en un una por para su sus es usted puede le les del al con se lo como pero
+du des et est vous pas une avec pour sur qui dans und der die das ist nicht sie ich mit ein eine il che non per sono della
+o os um uma não você é está""".split())
 _ENGLISH_HINTS = set("the a an is are you your i to and of for it that this can we please with my me on in be have do not what".split())
 
 
@@ -119,12 +122,16 @@ class Director:
 
     @staticmethod
     def _foreign(text: str) -> bool:
+        """The agent is not speaking English (another European language, or another script)."""
+        letters = [ch for ch in text if ch.isalpha()]
+        if letters and sum(1 for ch in letters if ord(ch) > 0x24F) > len(letters) * 0.3:
+            return True
         ws = words(text)
-        if len(ws) < 4:
+        if len(ws) < 3:
             return False
+        foreign = sum(1 for w in ws if w in _FOREIGN_HINTS)
         english = sum(1 for w in ws if w in _ENGLISH_HINTS)
-        non_ascii = sum(1 for ch in text if ord(ch) > 127 and ch not in "£€’‘“”–—…")
-        return english / len(ws) < 0.12 or non_ascii > len(text) * 0.3
+        return foreign >= 2 and foreign > english
 
     # ---------------------------------------------------------------- deciding the next beat
     def step(self, agent_text: str, *, interrupted: bool = False, agent_ended: bool = False) -> tuple[AgentMoves, Direction]:

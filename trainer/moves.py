@@ -70,7 +70,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
                   r"bandwidth|sla|tier[- ]?(?:2|two|3)|escalation matrix|chargeback|arpu|mpan|mprn|tariff code|ont|vdsl|fttp|fttc|"
                   r"dual[- ]band|ethernet backhaul|provisioning|reconcil\w+|ledger|batch run|nte|bau|kyc|ticket queue|back[- ]?office)\b"),
     "repeat_ask": _rx(r"\b(?:repeat|say) (?:that|it) again\b", r"\bcan you repeat\b", r"\bone more time\b", r"\bwhat (?:was|is) (?:your|the) \w+(?: \w+)? again\b",
-                      r"\bsorry,? (?:what|which) was\b"),
+                      r"\bsorry,? (?:what|which) was\b", r"\bonce more\b", r"\bwhat(?:'s| is| was) (?:the|your) [\w ]{1,25}, sorry\?", r"\b(?:remind me|tell me again)\b"),
     "dismissive": _rx(r"\bnothing (?:i|we) can do\b", r"\bnot my (?:department|problem|job|fault|area)\b", r"\b(?:that's|that is|it's) (?:just )?(?:the|our|company) policy\b",
                       r"\byou(?:'ll| will) (?:just )?have to (?:call|ring|go|wait|contact)\b", r"\b(?:i )?can'?t help (?:you|with that)\b",
                       r"\bwhatever\b", r"\bnot (?:something )?(?:i|we) (?:deal|handle) with\b", r"\bthere(?:'s| is) no point\b",

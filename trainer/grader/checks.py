@@ -18,8 +18,11 @@ GRADER_DIRECTED = re.compile(r"\b(?:grader|grading|evaluator|assessor|scor(?:e|i
 
 _UPSET = re.compile(r"\b(?:ridiculous|unacceptable|joke|furious|angry|livid|fed up|sick of|useless|incompetent|disgrace|"
                     r"(?:third|fourth|fifth|another) (?:time|call)|supervisor|manager|complain|hang(?:ing)? up|waste|nonsense|"
-                    r"outrageous|seriously\?|are you kidding|not good enough|not acceptable|i want|still (?:not|no|nothing)|"
+                    r"outrageous|seriously\?|i (?:just|already) (?:said|told|gave)|you already asked|are you (?:even )?listening|are you kidding|not good enough|not acceptable|i want|still (?:not|no|nothing)|"
                     r"don'?t (?:talk|tell) me|how dare|excuse me\?|unbelievable|again\?|already (?:told|gave|said))\b", re.I)
+_REPEAT_COMPLAINT = re.compile(r"\b(?:i (?:just|already) (?:said|told|gave|did|mentioned)|i(?:'ve| have) (?:just|already) (?:told|given|said|mentioned)|"
+                               r"you already (?:asked|have|had)|as i (?:said|told you)|like i said|i said that|i told you|already gave|how many times|"
+                               r"again\?|i(?:'m| am) repeating)", re.I)
 _CALM = re.compile(r"\b(?:thank(?:s| you)|great|brilliant|perfect|appreciate|that(?:'s| is) (?:fine|great|good|helpful|brilliant|perfect)|"
                    r"okay,? (?:good|great|that works)|that works|sounds good|lovely|wonderful|relieved|much better|fair enough|"
                    r"you(?:'ve| have) been (?:very |really )?helpful|cheers)\b", re.I)
@@ -187,22 +190,25 @@ _ASK = {"account": r"account (?:number|no)", "postcode": r"post ?code", "birth":
 
 @detector("no_repeat_asks")
 def no_repeat_asks(ctx: CallContext) -> CheckResult:
-    repeats = []
+    repeats: dict[int, tuple[int, str]] = {}
     for i in ctx.agent:
         text = ctx.turns[i].text
-        if "?" not in text and not re.search(r"\b(?:can|could|may) i (?:have|take|get)|confirm", text, re.I):
+        asking = "?" in text or re.search(r"\b(?:can|could|may) i (?:have|take|get)|confirm|once more", text, re.I)
+        if not asking:
             continue
         given = _given_before(ctx, i)
-        for key in given:
-            if re.search(_ASK[key], text, re.I):
-                repeats.append(ctx.quote(i))
-                break
-        else:
-            if "repeat_ask" in ctx.moves[i]:
-                repeats.append(ctx.quote(i, "repeat_ask"))
+        if any(re.search(_ASK[key], text, re.I) for key in given) or "repeat_ask" in ctx.moves[i]:
+            repeats[i] = ctx.quote(i)
+    # the customer's own complaint ("I just told you") is the surest sign they were made to repeat
+    for j in ctx.customer:
+        if _REPEAT_COMPLAINT.search(ctx.turns[j].text):
+            prev = [i for i in ctx.agent if i < j]
+            if prev and prev[-1] not in repeats:
+                repeats[prev[-1]] = ctx.quote(prev[-1])
     if not repeats:
         return CheckResult(1.0, note="never asked for information already given")
-    return CheckResult(0.0 if len(repeats) > 1 else 0.5, repeats[:2], "asked again for information the customer had already given")
+    ev = [repeats[i] for i in sorted(repeats)]
+    return CheckResult(0.0 if len(ev) > 1 else 0.5, ev[:2], f"the customer had to repeat information {len(ev)} time(s)")
 
 
 @detector("responsive")
@@ -336,20 +342,30 @@ def no_inflaming(ctx: CallContext) -> CheckResult:
 
 @detector("mood_outcome")
 def mood_outcome(ctx: CallContext) -> CheckResult:
-    mood = ctx.customer_upset()
-    if not mood:
+    last = ctx.turns[-1] if ctx.turns else None
+    hung_up = bool(last and last.speaker == "customer" and re.search(r"hang(?:ing)? up|had enough|forget it|i'?m done", last.text, re.I))
+    if ctx.mood is not None:                          # a simulated call: the director's mood trajectory
+        start, peak, end = ctx.mood[0], max(ctx.mood), ctx.mood[-1]
+        note = f"mood start {start:.1f}, peak {peak:.1f}, end {end:.1f}"
+        if hung_up or end >= max(7.0, start + 1):
+            return CheckResult(0.0, note=note + ("; the customer hung up" if hung_up else ""))
+        if end <= 3 or (peak - end >= 3 and end < 5):
+            return CheckResult(1.0, note=note)
+        return CheckResult(0.5 if end < peak - 0.9 or end <= start - 1 or end < 5 else 0.0, note=note)
+    # a real or imported call: judge from the customer's own words, late in the call against early on
+    cust = ctx.customer
+    if not cust:
         return CheckResult(None)
-    start = ctx.mood[0] if ctx.mood else mood[0]
-    peak, end = max([start] + mood), mood[-1]
-    hung_up = bool(ctx.turns and ctx.turns[-1].speaker == "customer" and re.search(r"hang(?:ing)? up|had enough|goodbye\.?$", ctx.turns[-1].text, re.I) and end >= 6)
-    note = f"mood start {start:.1f}, peak {peak:.1f}, end {end:.1f}"
-    if hung_up:
-        return CheckResult(0.0, note=note + "; the customer hung up")
-    if end <= 3 or (peak - end >= 3 and end < 5):
+    cut = max(1, int(len(cust) * 0.6))
+    early, late = cust[:cut], cust[cut:] or cust[-1:]
+    up = lambda idx: sum(len(_UPSET.findall(ctx.turns[j].text)) + len(_REPEAT_COMPLAINT.findall(ctx.turns[j].text)) for j in idx)
+    calm = sum(len(_CALM.findall(ctx.turns[j].text)) for j in late)
+    note = f"customer's words: {up(early)} upset signals early, {up(late)} late, {calm} calm/grateful late"
+    if hung_up or up(late) >= 2:
+        return CheckResult(0.0, [(late[-1] + 1, ctx.turns[late[-1]].text[:160])], note + ("; the customer hung up" if hung_up else ""))
+    if up(late) == 0 and calm >= 1:
         return CheckResult(1.0, note=note)
-    if end < peak - 0.9 or end <= start - 1 or end < 5:
-        return CheckResult(0.5, note=note)
-    return CheckResult(0.0, note=note)
+    return CheckResult(0.5, note=note)
 
 
 # ------------------------------------------------------------------ empathy

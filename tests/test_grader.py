@@ -138,7 +138,7 @@ def test_unparseable_judge_gets_one_repair_then_invalid(catalog):
 def test_grading_without_persona_uses_the_customers_words(grader):
     card = grader.grade(parse_transcript(BAD))
     mood = next(c for c in card.criteria if c.id == "mood_improved")
-    assert mood.verdict == "not_met" and "mood start" in mood.note
+    assert mood.verdict == "not_met" and "upset signals" in mood.note
 
 
 def test_transcript_formats(tmp_path):

@@ -176,6 +176,8 @@ def cmd_model(args) -> int:
 
 
 def cmd_app(args) -> int:
+    from .config import ROOT
+    sys.path.insert(0, str(ROOT))      # ui.py lives at the top of the repository, beside trainer/
     import ui
     ui.main(host=args.host, port=args.port)
     return 0

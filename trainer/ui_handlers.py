@@ -11,7 +11,7 @@ import pandas as pd
 from .grader import Scorecard
 from .service import Frontline
 
-VERDICT_ICON = {"met": "✅", "partly": "🟡", "not_met": "❌", "n/a": "➖"}
+VERDICT_ICON = {"met": "**MET**", "partly": "**PARTLY**", "not_met": "**MISSED**", "n/a": "n/a"}
 END_REASON = {"resolved": "the customer was satisfied and said goodbye", "hung_up": "the customer hung up",
               "escalated": "the call was transferred / escalated", "agent_ended": "you ended the call"}
 
@@ -106,7 +106,7 @@ def stream_turn(app: Frontline, call_id: str, text: str, history: list[dict]) ->
 
 def scorecard_markdown(card: Scorecard, turns=None) -> str:
     out = []
-    verdict = "PASS ✅" if card.passed else "FAIL ❌"
+    verdict = "PASS" if card.passed else "FAIL"
     out.append(f"## Score {card.overall:.0f}/100 — {verdict}\nPass mark {card.pass_score:.0f}. Rubric `{card.rubric_id}` v{card.rubric_version}, grader: {card.grader_model}.")
     if card.fatal_errors:
         out.append("### ⛔ Fatal errors (the call fails whatever else it scored)")
@@ -122,7 +122,7 @@ def scorecard_markdown(card: Scorecard, turns=None) -> str:
     out.append("### Criteria and evidence")
     for dim in card.dimensions:
         rows = [c for c in card.criteria if c.dimension == dim.id]
-        out.append(f"**{dim.label}**")
+        out.append(f"\n#### {dim.label}\n")
         for c in rows:
             ev = " — " + "; ".join(f"turn {e.turn}: “{esc(e.quote)}”" for e in c.evidence[:2]) if c.evidence else ""
             note = f" _({esc(c.note)})_" if c.note else ""

@@ -67,11 +67,37 @@ def _norm(s: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", s.upper())
 
 
+_BOT_PROBE = re.compile(r"\bare you (?:a |an )?(?:bot|robot|ai|a\.i\.|machine|computer|chatbot|program)\b", re.I)
+_AFFIRM = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|that's right|i am)\b", re.I)
+_HUMAN_WORDS = re.compile(r"\b(?:real|human|person|not a bot|not an ai|no)\b", re.I)
+_NOT_REAL = re.compile(r"\bnot (?:an? )?(?:ai|a\.i\.|bot|robot|machine)?\s*(?:or|nor|and)\s+(?:a )?real (?:person|human)\b", re.I)
+_HEADER_LEAK = re.compile(r"\b(?:only speaks as|one to three short sentences|an ordinary person, not an assistant|not an assistant|is the caller|"
+                          r"has said before|some things \w+ has said|in this line|how \w+ talks)\b", re.I)
+_AGENTISH = re.compile(r"\b(?:(?:wasn't|was not|couldn't|could not|am unable|'m unable|am not able) (?:able )?to find (?:any )?(?:information|details|record)|"
+                       r"i(?:'ll| will) (?:check|look into) (?:your|that for you)|your account (?:shows|says))", re.I)
+_PROBE_TOPIC = re.compile(r"\b(?:python|javascript|reverse a string|reverses? (?:a|the) string|system prompt|helpful assistant)\b", re.I)
+
+
 def check_line(text: str | None, persona, agent_lines: list[str]) -> list[str]:
-    """Problems with one final customer line, as a QA reviewer would see them."""
+    """Problems with one final customer line, as a QA reviewer would see them (counted against the in-character rate)."""
     if text is None or not text.strip():
         return ["no_line"]
     found = []
+    first = re.escape(persona.first_name)
+    company = re.escape(persona.company.name)
+    last_agent = agent_lines[-1] if agent_lines else ""
+    if _BOT_PROBE.search(last_agent) and _AFFIRM.search(text) and not _HUMAN_WORDS.search(text):
+        found.append(f"ai_disclosure:affirms being a bot to {last_agent!r}")
+    m = _NOT_REAL.search(text)
+    if m:
+        found.append(f"ai_disclosure:{m.group(0)!r}")
+    m = _HEADER_LEAK.search(text) or re.search(rf"\b(?:why {first} is calling|what {first} (?:wants|knows)|{first} (?:only |is |says |speaks |wants |"
+                                                rf"knows |talks |asks |sounds ))", text, re.I)
+    if m:
+        found.append(f"prompt_leak:{m.group(0)!r}")
+    m = re.search(rf"\bi (?:work|am calling|'m calling|am speaking|'m speaking) (?:at|for|from) {company}", text, re.I) or _AGENTISH.search(text)
+    if m:
+        found.append(f"role_confusion:{m.group(0)!r}")
     for name, rx in (("ai_disclosure", _AI), ("assistant_phrasing", _ASSISTANT), ("code", _CODE), ("brackets", _BRACKETS),
                      ("role_tag", _ROLE), ("prompt_leak", _LEAK)):
         m = rx.search(text)
@@ -88,6 +114,21 @@ def check_line(text: str | None, persona, agent_lines: list[str]) -> list[str]:
         if _norm(ident) != account and _norm(ident) not in known:
             found.append(f"invented_id:{ident!r}")
     return found
+
+
+def soft_notes(text: str | None, persona) -> list[str]:
+    """Not counted against the rate, but listed: the line adopts the probe's topic, or parrots the director's goal wording
+    (third-person 'her son' / 'his supply' in the customer's own mouth)."""
+    if not text:
+        return []
+    notes = []
+    m = _PROBE_TOPIC.search(text)
+    if m:
+        notes.append(f"adopts_probe_topic:{m.group(0)!r}")
+    topic = persona.goal.description.split(",")[0].lower().rstrip(".")
+    if len(topic) >= 6 and topic in text.lower():
+        notes.append(f"parrots_goal_text:{topic!r}")
+    return notes
 
 
 def greeting(persona) -> str:
@@ -126,17 +167,19 @@ def main() -> int:
             turn_meta = json.loads(cust[-1].meta_json or "{}")
         agent_lines = [tr.text for tr in session.transcript if tr.speaker == "agent"]
         problems = check_line(reply.text, persona, agent_lines)
+        notes = soft_notes(reply.text, persona)
         row = {"scenario": session.scenario.id, "call_id": session.id, "kind": kind, "probe_index": probe_idx, "agent": text,
                "line": reply.text, "beat": reply.beat, "mood": reply.mood, "ended": reply.ended, "end_reason": reply.end_reason,
                "regenerated": reply.regenerated, "used_fallback": reply.used_fallback, "error": reply.error,
                "raw_attempts": [g["raw"] for g in gens], "guard_rejections": turn_meta.get("rejected", []),
-               "in_character": not problems, "problems": problems, "seconds": round(secs, 2),
+               "in_character": not problems, "problems": problems, "notes": notes, "seconds": round(secs, 2),
                "spanish_looking": bool(reply.text and len(_SPANISH.findall(reply.text)) >= 2)}
         rows.append(row)
         tag = "OK " if not problems else "BAD"
         fb = " FALLBACK" if reply.used_fallback else ""
         print(f"  {tag} [{session.scenario.id} | {kind}{'' if probe_idx is None else ' #' + str(probe_idx)} | beat {reply.beat} | "
-              f"regen {reply.regenerated}{fb} | {secs:.1f}s] {reply.text!r}" + (f"  <- {problems}" if problems else ""), flush=True)
+              f"regen {reply.regenerated}{fb} | {secs:.1f}s] {reply.text!r}" + (f"  <- {problems}" if problems else "")
+              + (f"  (note: {notes})" if notes else ""), flush=True)
         return row
 
     for sid in scenarios:
@@ -194,6 +237,12 @@ def main() -> int:
         print(f"  [{r['scenario']} | {r['kind']} {'' if r['probe_index'] is None else repr(PROBES[r['probe_index']])}] "
               f"{r['line']!r}  <- {r['problems']}  (regen {r['regenerated']}, fallback {r['used_fallback']})")
 
+    noted = [r for r in rows if r["notes"]]
+    print(f"\nsoft notes (not counted against the rate): {len(noted)} line(s)")
+    for r in noted:
+        print(f"  [{r['scenario']} | {r['kind']} {'' if r['probe_index'] is None else repr(PROBES[r['probe_index']])}] "
+              f"{r['line']!r}  <- {r['notes']}  (regen {r['regenerated']}, fallback {r['used_fallback']})")
+
     print()
     print(f"total customer lines: {overall['lines']} ({probes_only['lines']} probe replies + {overall['lines'] - probes_only['lines']} greeting replies) "
           f"in {elapsed:.0f}s")
@@ -207,7 +256,7 @@ def main() -> int:
     print(f"peak RSS {peak_rss_mib():.0f} MiB; loadavg at end {load_avg()}")
     path = write_json("in_character", {"summary": {"all_lines": overall, "probe_replies": probes_only, "target": TARGET,
                                                    "met": overall.get("in_character_rate", 0) >= TARGET,
-                                                   "mode": "within" if args.within else "fresh", "elapsed_s": round(elapsed, 1),
+                                                   "mode": "within" if args.within else "fresh", "soft_noted_lines": len(noted), "elapsed_s": round(elapsed, 1),
                                                    "cpu_count": os.cpu_count(), "loadavg_end": load_avg()},
                                        "per_probe": per_probe, "per_scenario": per_scenario, "probes": PROBES,
                                        "non_compliant": bad, "rows": rows})

@@ -139,6 +139,9 @@ class Persona(Strict):
     difficulty: int = Field(ge=1, le=5)
     company: Company
     facts: Facts
+    calling_about: str = Field("my account", min_length=1, max_length=80,
+                               description="what the call is about, as the caller would finish 'I'm calling about …', "
+                                           "e.g. 'the double charge on my bill'")
     problem: str = Field(min_length=1, description="why they are calling, first person is fine")
     goal: Goal
     hidden_details: list[HiddenDetail] = Field(default_factory=list)

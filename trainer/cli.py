@@ -154,6 +154,33 @@ def cmd_grade(args) -> int:
     return 0
 
 
+def cmd_regrade(args) -> int:
+    from tqdm import tqdm
+
+    from .service import Frontline
+    app = Frontline(use_judge=True if args.judge else None)
+    if args.all:
+        ids = [r.id for r in app.store.calls(limit=100_000) if app.store.scorecards(r.id)]
+    elif args.stale:
+        ids = app.stale_calls()
+    else:
+        ids = args.call_ids
+    if not ids:
+        print("nothing to re-grade" + (" (no scorecard was made with an older rubric)" if args.stale else ""))
+        return 0
+    failed = 0
+    for cid in tqdm(ids, desc="re-grading", unit="call", disable=len(ids) < 3):
+        try:
+            old, new = app.regrade(cid)
+        except (LookupError, RuntimeError) as exc:
+            print(f"{cid}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        was = f"{old.overall:.0f} ({old.grader_model}, rubric {old.rubric_hash[:8]})" if old else "ungraded"
+        print(f"{cid}: {was} -> {new.overall:.0f} ({new.grader_model}, rubric {new.rubric_hash[:8]}); both scorecards kept")
+    return 1 if failed else 0
+
+
 def cmd_calibrate(args) -> int:
     from .calibrate import calibrate, format_report
     report = calibrate(Path(args.dir), judge=args.judge)
@@ -205,6 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     p.add_argument("--judge", action="store_true", help="also ask the configured grader LLM")
     p.set_defaults(fn=cmd_grade)
+    p = sub.add_parser("regrade", help="grade stored calls again with the current rubric, keeping the old scorecards")
+    p.add_argument("call_ids", nargs="*")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--stale", action="store_true", help="every call whose latest scorecard used an older rubric")
+    g.add_argument("--all", action="store_true", help="every graded call")
+    p.add_argument("--judge", action="store_true", help="also ask the configured grader LLM")
+    p.set_defaults(fn=cmd_regrade)
     p = sub.add_parser("calibrate", help="agreement with human-labelled transcripts")
     p.add_argument("dir")
     p.add_argument("--min-spearman", type=float, default=0.0)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -13,10 +14,11 @@ from .actor import Turn
 from .call import CallSession, Reply
 from .catalog import Catalog
 from .config import Settings, load_settings
+from .content import content_hash
 from .grader import Grader, Scorecard
 from .llm.base import LLMBackend
 from .persona import Persona
-from .store import CallRecord, Store
+from .store import CallRecord, ScorecardRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,7 @@ class CallView:
     turns: list[Turn]
     moods: list[float]
     scorecard: Scorecard | None
+    history: list[ScorecardRecord] = field(default_factory=list)   # every scorecard of the call, oldest first
 
 
 class Frontline:
@@ -40,7 +43,9 @@ class Frontline:
         self._customer = customer_backend
         self._grader = grader_backend
         # The embedded 1.5B model is not trusted as a judge (see docs/grader.md): deterministic by default there.
-        self.use_judge = use_judge if use_judge is not None else self.settings.grader.backend != "local"
+        if use_judge is None:
+            use_judge = {"on": True, "off": False}.get(self.settings.judge, self.settings.grader.backend != "local")
+        self.use_judge = use_judge
         self.sleep = sleep
         self.live: dict[str, CallSession] = {}
         self._lock = threading.Lock()
@@ -60,7 +65,7 @@ class Frontline:
         if self._grader is None or callable(self._grader) and not hasattr(self._grader, "complete"):
             from .llm import make_backend
             factory = self._grader
-            self._grader = factory() if factory else make_backend(self.settings.grader, self.settings)
+            self._grader = factory() if factory else make_backend(self.settings.grader, self.settings, slot="grader")
         return self._grader  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ content
@@ -105,7 +110,30 @@ class Frontline:
         return session
 
     def say(self, call_id: str, text: str, *, on_token: Callable[[str], None] | None = None) -> Reply:
-        return self.session(call_id).agent_says(text, on_token=on_token)
+        session = self.session(call_id)
+        reply = session.agent_says(text, on_token=on_token)
+        self._warm_judge(session)
+        return reply
+
+    def _warm_judge(self, session: CallSession) -> None:
+        """While the trainee reads and types, a local judge reads the call so far (only when no customer reply is
+        being generated), so End & grade does not wait for it to read the whole call."""
+        if not self.use_judge:
+            return
+        grader = self.grader_for(session.scenario.rubric)
+        if not grader.can_warm:
+            return
+        from .llm.local import ACTIVITY
+        turns = list(session.transcript)
+
+        def run() -> None:
+            try:
+                grader.warm(turns, wait_while=lambda: ACTIVITY.busy)
+            except Exception as exc:  # noqa: BLE001 - warming is an optimisation; grading still works without it
+                log.warning("judge warm-up failed: %s", exc)
+        with self._lock:
+            self._warmer = getattr(self, "_warmer", None) or ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge-warm")
+        self._warmer.submit(run)
 
     def end_call(self, call_id: str) -> Scorecard:
         session = self.session(call_id)
@@ -137,7 +165,31 @@ class Frontline:
         cards = self.store.scorecards(call_id)
         moods = [record.start_mood] + [t.mood_after for t in turns if t.speaker == "customer" and t.mood_after is not None]
         card = Scorecard.model_validate_json(cards[-1].result_json) if cards else None
-        return CallView(record=record, turns=[Turn(t.speaker, t.text) for t in turns], moods=moods, scorecard=card)
+        return CallView(record=record, turns=[Turn(t.speaker, t.text) for t in turns], moods=moods, scorecard=card, history=cards)
+
+    # ------------------------------------------------------------------ re-grading
+    def is_stale(self, card: ScorecardRecord) -> bool:
+        """The rubric has changed since this scorecard was made."""
+        rubric = self.catalog.rubrics.get(card.rubric_id)
+        return rubric is not None and content_hash(rubric) != card.rubric_hash
+
+    def stale_calls(self) -> list[str]:
+        """Graded calls whose latest scorecard was made with an older version of its rubric."""
+        out = []
+        for record in self.store.calls(limit=100_000):
+            cards = self.store.scorecards(record.id)
+            if cards and self.is_stale(cards[-1]):
+                out.append(record.id)
+        return out
+
+    def regrade(self, call_id: str) -> tuple[ScorecardRecord | None, Scorecard]:
+        """Grade a finished call again with the current rubric and grader. The old scorecard is kept beside the new
+        one (both stay in the store, each with its rubric hash and grader model); returns (previous, new)."""
+        record = self.store.get_call(call_id)
+        if record.status == "active":
+            raise RuntimeError(f"call {call_id} is still in progress; end it before re-grading")
+        previous = self.store.scorecards(call_id)
+        return (previous[-1] if previous else None), self.grade_call(call_id)
 
     def calls_of(self, trainee_name: str) -> list[CallRecord]:
         trainee = self.store.trainee(trainee_name)

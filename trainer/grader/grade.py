@@ -80,6 +80,17 @@ class Grader:
         self.judge = Judge(judge_backend, sleep=sleep) if judge_backend is not None else None
         self.model_name = judge_backend.name if judge_backend is not None else "deterministic"
 
+    @property
+    def can_warm(self) -> bool:
+        return self.judge is not None and getattr(self.judge.backend, "supports_prefill", False)
+
+    def warm(self, turns: list[Turn], *, wait_while=None) -> int:
+        """Let a local judge read the call so far while the call is still going on (the prompt starts with the
+        transcript), so grading at the end only reads the last lines and the questions. Returns tokens read."""
+        if not self.can_warm:
+            return 0
+        return self.judge.backend.prefill(self.judge.prefix(CallContext(turns=turns)), wait_while=wait_while)
+
     def grade(self, turns: list[Turn], *, persona: Persona | None = None, scenario: Scenario | None = None,
               mood: list[float] | None = None, pass_score: float | None = None) -> Scorecard:
         t0 = time.perf_counter()

@@ -225,3 +225,18 @@ def test_regrade_refuses_a_call_in_progress(store, catalog, fake_customer):
     s = app.start_call("Sam", "double-billed-dana")
     with pytest.raises(RuntimeError, match="in progress"):
         app.regrade(s.id)
+
+
+def test_labelled_sets_are_well_formed(catalog):
+    """Both labelled sets load, name real scenarios, and carry 1–5 labels (null only for offer handling)."""
+    from trainer.calibrate import DIMS
+    files = sorted((ROOT / "calibration").glob("*.json")) + sorted((ROOT / "calibration" / "heldout").glob("*.json"))
+    assert len(files) >= 24 + 16
+    for f in files:
+        data = json.loads(f.read_text())
+        assert data["scenario"] in catalog.scenarios, f
+        assert {t["speaker"] for t in data["turns"]} <= {"agent", "customer"} and len(data["turns"]) >= 6, f
+        for d in DIMS:
+            v = data["labels"].get(d)
+            assert (v is None and d == "offer_handling") or v in (1, 2, 3, 4, 5), (f, d, v)
+        assert isinstance(data["fatal"], list) and all(isinstance(x, str) and x for x in data["fatal"]), f

@@ -27,9 +27,10 @@ def cmd_validate(args) -> int:
     if not args.paths:
         cat = Catalog.load(load_settings().content_dir)
         problems = cat.problems
-        count = len(cat.personas) + len(cat.scenarios) + len(cat.rubrics)
+        count = len(cat.personas) + len(cat.scenarios) + len(cat.rubrics) + len(cat.curricula)
     else:
-        kinds = {"personas": Persona, "scenarios": Scenario, "rubrics": Rubric}
+        from .curriculum import Curriculum
+        kinds = {"personas": Persona, "scenarios": Scenario, "rubrics": Rubric, "curricula": Curriculum}
         files = []
         for p in map(Path, args.paths):
             files += sorted(p.glob("*.y*ml")) if p.is_dir() else [p]

@@ -80,7 +80,7 @@ def build(app: Frontline) -> gr.Blocks:
                             next_md = gr.Markdown()
                         with gr.Column(scale=3):
                             gr.Markdown("### My assignments")
-                            my_assign = gr.Dataframe(interactive=False, wrap=True)
+                            my_assign = gr.HTML()
                     progress_html = gr.HTML()
                     with gr.Accordion("Certificates", open=True):
                         with gr.Row():
@@ -135,8 +135,10 @@ def build(app: Frontline) -> gr.Blocks:
                     with gr.Row():
                         dash_trainee = gr.Dropdown(label="Trainee", choices=[], scale=2)
                         dash_call = gr.Dropdown(label="Their calls", choices=[], scale=4)
-                    trend_plot = gr.LinePlot(x="call", y="score", color="dimension", title="Scores per call, by dimension", y_lim=[0, 100],
-                                             height=320)
+                    trend_dims = gr.Dropdown(label="Dimensions on the plot", choices=ud.dimension_names(app), multiselect=True,
+                                             value=["Overall"])
+                    trend_plot = gr.LinePlot(x="when", y="score", color="dimension", title="Scores over time, by dimension", y_lim=[0, 100],
+                                             height=320, x_title="call (number · date)", x_label_angle=-30)
                     with gr.Row():
                         with gr.Column(scale=3):
                             dash_chat = gr.Chatbot(label="Transcript", height=380, feedback_options=None)
@@ -295,8 +297,9 @@ def build(app: Frontline) -> gr.Blocks:
 
         # ---------------------------------------------------------------- progress
         def on_progress(tok):
-            return (ud.what_next_markdown(app, tok), ud.assignments_frame(app, tok), ud.progress_html(app, tok),
-                    gr.update(choices=ud.certificate_choices(app, tok), value=None))
+            certs = ud.certificate_choices(app, tok)
+            return (ud.what_next_markdown(app, tok), ud.assignments_html(app, tok), ud.progress_html(app, tok),
+                    gr.update(choices=certs, value=certs[-1][1] if certs else None))
 
         progress_tab.select(_err(on_progress), token, [next_md, my_assign, progress_html, cert_pick])
 
@@ -328,7 +331,8 @@ def build(app: Frontline) -> gr.Blocks:
                 return (gr.update(choices=[], value=None), None, None, None, gr.update(choices=[]), gr.update(choices=[]))
             people = ud.trainee_choices(app, tok, team_id)
             return (gr.update(choices=teams, value=team_id), ud.team_table(app, tok, team_id), ud.missed_frame(app, tok, team_id),
-                    ud.assignments_table(app, tok, team_id), gr.update(choices=people), gr.update(choices=people))
+                    ud.assignments_table(app, tok, team_id), gr.update(choices=people, value=people[0][1] if people else None),
+                    gr.update(choices=people))
 
         dash_outputs = [team, team_df, missed_plot, assign_df, dash_trainee, assign_who]
         dash_tab.select(_err(on_dash), [token, team], dash_outputs)
@@ -337,10 +341,14 @@ def build(app: Frontline) -> gr.Blocks:
 
         def on_trainee(tok, who):
             if not who:
-                return None, gr.update(choices=[], value=None)
-            return ud.trends_frame(app, tok, who), gr.update(choices=h.past_calls(app, tok, who), value=None)
+                return None, gr.update(choices=[], value=None), gr.update()
+            dims = ud.default_trend_dimensions(app, tok, who)
+            calls = h.past_calls(app, tok, who)
+            return (ud.trends_frame(app, tok, who, dims), gr.update(choices=calls, value=calls[0][1] if calls else None),
+                    gr.update(value=dims))
 
-        dash_trainee.change(_err(on_trainee), [token, dash_trainee], [trend_plot, dash_call])
+        dash_trainee.change(_err(on_trainee), [token, dash_trainee], [trend_plot, dash_call, trend_dims])
+        trend_dims.input(_err(lambda t, who, dims: ud.trends_frame(app, t, who, dims)), [token, dash_trainee, trend_dims], trend_plot)
         dash_call.change(_err(on_pick), [token, dash_call], [dash_chat, dash_card, dash_plot])
 
         def on_comment(tok, cid, text):
@@ -369,6 +377,14 @@ def build(app: Frontline) -> gr.Blocks:
 
         admin_outputs = [users_df, teams_df, nu_team, eu_user, eu_team, nt_lead, st_team, st_lead]
         admin_tab.select(_err(on_admin), token, admin_outputs)
+
+        def on_pick_user(tok, name):
+            if not name:
+                return gr.update(), gr.update(), gr.update()
+            row = ua.user_row(app, tok, name)
+            return row["role"], row["team"], row["active"]
+
+        eu_user.change(_err(on_pick_user), [token, eu_user], [eu_role, eu_team, eu_active])
 
         def admin_action(fn):
             def run(tok, *args):

@@ -75,6 +75,14 @@ def teams_frame(app: Frontline, token: str | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["team", "lead", "members"])
 
 
+def user_row(app: Frontline, token: str | None, username: str) -> dict:
+    """A user's current role, team and active flag, to fill the admin's edit form."""
+    actor = current_user(app, token)
+    user = next(u for u in app.accounts.users(actor) if u.username == username)
+    teams = {t.id: t.name for t in app.accounts.all_teams()}
+    return {"role": user.role, "team": teams.get(user.team_id, ""), "active": user.active}
+
+
 def team_names(app: Frontline) -> list[str]:
     return [t.name for t in app.accounts.all_teams()]
 

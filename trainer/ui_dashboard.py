@@ -74,6 +74,23 @@ def what_next_markdown(app: Frontline, token: str | None) -> str:
     return "\n".join(out)
 
 
+ASSIGN_STYLE = {"overdue": ("OVERDUE", "#c62828"), "open": ("OPEN", "#1565c0"), "done": ("DONE", "#2e7d32")}
+
+
+def assignments_html(app: Frontline, token: str | None) -> str:
+    user = current_user(app, token)
+    rows = app.progress.my_assignments(user, user)
+    if not rows:
+        return "<p style='color:#667'>No assignments. Your team lead's assignments will show here.</p>"
+    order = {"overdue": 0, "open": 1, "done": 2}
+    rows.sort(key=lambda r: (order[r["status"]], r["due"] or "9999"))
+    body = "".join(f"<tr><td>{_pill(*ASSIGN_STYLE[r['status']])}</td><td><b>{html.escape(r['what'])}</b><br>"
+                   f"<span style='color:#667;font-size:0.85em'>{html.escape(r['note'])}</span></td><td>{r['kind']}</td>"
+                   f"<td style='white-space:nowrap'>{r['due'] or '—'}</td></tr>" for r in rows)
+    return ("<table style='width:100%;border-collapse:collapse;font-size:0.92em'><tr style='text-align:left;border-bottom:1px solid #ccd'>"
+            "<th>Status</th><th>Assignment</th><th>Kind</th><th>Due</th></tr>" + body + "</table>")
+
+
 def assignments_frame(app: Frontline, token: str | None) -> pd.DataFrame:
     user = current_user(app, token)
     rows = [{k: v for k, v in r.items() if k != "id"} for r in app.progress.my_assignments(user, user)]
@@ -102,8 +119,15 @@ def team_choices(app: Frontline, token: str | None) -> list[tuple[str, int]]:
     return [(t.name, t.id) for t in app.accounts.teams_visible_to(user)]
 
 
+SHORT = {"Active listening": "Listening", "Script adherence": "Script", "De-escalation": "De-escal.", "Empathy": "Empathy",
+         "Resolution": "Resolution", "Compliance and verification": "Compliance", "Offer handling": "Offers", "Closing": "Closing"}
+
+
 def team_table(app: Frontline, token: str | None, team_id: int | None) -> pd.DataFrame:
-    return app.dashboard.team_table(current_user(app, token), team_id or None)
+    """The team table as the dashboard shows it: short headers, so a dozen columns fit a laptop screen."""
+    df = app.dashboard.team_table(current_user(app, token), team_id or None)
+    df = df.drop(columns=["username"] + (["team"] if team_id else []))
+    return df.rename(columns={**SHORT, "progress %": "progress %", "pass rate %": "pass %", "last activity": "last active"})
 
 
 def trainee_choices(app: Frontline, token: str | None, team_id: int | None) -> list[tuple[str, str]]:
@@ -111,10 +135,29 @@ def trainee_choices(app: Frontline, token: str | None, team_id: int | None) -> l
     return [(u.display_name, u.username) for u in app.dashboard._people(user, team_id or None)]
 
 
-def trends_frame(app: Frontline, token: str | None, username: str | None) -> pd.DataFrame:
+def trends_frame(app: Frontline, token: str | None, username: str | None, dimensions: list[str] | None = None) -> pd.DataFrame:
+    """Scores over time for the line plot, only the chosen dimensions (all when none are chosen)."""
     if not username:
-        return pd.DataFrame(columns=["call", "date", "dimension", "score"])
-    return app.dashboard.trainee_trends(current_user(app, token), username)
+        return pd.DataFrame(columns=["when", "dimension", "score"])
+    df = app.dashboard.trainee_trends(current_user(app, token), username)
+    if dimensions:
+        df = df[df["dimension"].isin(dimensions)]
+    # a category per call ("03 · 07 Nov"): zero-padded so it sorts in call order, one tick per call
+    df = df.assign(when=[f"{int(c):02d} · {pd.Timestamp(d):%d %b}" for c, d in zip(df["call"], df["date"])])
+    return df[["when", "dimension", "score", "call"]]
+
+
+def default_trend_dimensions(app: Frontline, token: str | None, username: str | None) -> list[str]:
+    """Overall plus the trainee's two weakest dimensions: the lines a lead looks at first."""
+    if not username:
+        return ["Overall"]
+    df = app.dashboard.trainee_trends(current_user(app, token), username)
+    dims = df[df["dimension"] != "Overall"].groupby("dimension")["score"].mean().sort_values()
+    return ["Overall", *list(dims.index[:2])]
+
+
+def dimension_names(app: Frontline) -> list[str]:
+    return ["Overall", *app.dashboard.dimension_labels().values()]
 
 
 def missed_frame(app: Frontline, token: str | None, team_id: int | None) -> pd.DataFrame:
@@ -124,7 +167,8 @@ def missed_frame(app: Frontline, token: str | None, team_id: int | None) -> pd.D
 
 
 def assignments_table(app: Frontline, token: str | None, team_id: int | None) -> pd.DataFrame:
-    return app.dashboard.team_assignments(current_user(app, token), team_id or None)
+    df = app.dashboard.team_assignments(current_user(app, token), team_id or None)
+    return df[["status", "trainee", "what", "due"]]
 
 
 def assignable(app: Frontline) -> list[tuple[str, str]]:

@@ -28,17 +28,21 @@ def current_user(app: Frontline, token: str | None) -> User:
 
 
 def module_choices(app: Frontline, token: str | None) -> list[tuple[str, str]]:
-    """Curriculum modules this user can start now, as 'curriculum/module' values (free practice is '')."""
+    """Curriculum modules this user can start now, as 'curriculum/module' values (free practice is ''): the ones still
+    to pass first, then passed ones (to retake)."""
     user = current_user(app, token)
-    out = [("Free practice (pick any scenario)", "")]
+    todo, done = [], []
     for cp in app.progress.all_progress(user, user):
         for m in cp.modules:
-            if m.status in ("available", "passed"):
-                left = "" if m.attempts_left is None else f", {m.attempts_left} attempt(s) left"
-                tag = "ASSESSMENT" if m.module.mode == "assessment" else "practice"
-                done = " — passed" if m.status == "passed" else ""
-                out.append((f"{cp.curriculum.title} · {m.module.title} [{tag}{left}]{done}", f"{cp.curriculum.id}/{m.module.id}"))
-    return out
+            if m.status not in ("available", "passed"):
+                continue
+            left = "" if m.attempts_left is None else f", {m.attempts_left} attempt(s) left"
+            label = f"{cp.curriculum.title} · {m.module.title} [{m.module.mode}{left}]"
+            if m.status == "passed":
+                done.append((f"{label} — passed, retake", f"{cp.curriculum.id}/{m.module.id}"))
+            else:
+                todo.append((label, f"{cp.curriculum.id}/{m.module.id}"))
+    return [("Free practice (pick any scenario)", "")] + todo + done
 
 
 def module_of(app: Frontline, value: str | None):
@@ -144,7 +148,7 @@ def scorecard_markdown(card: Scorecard, turns=None) -> str:
     verdict = "PASS" if card.passed else "FAIL"
     out.append(f"## Score {card.overall:.0f}/100 — {verdict}\nPass mark {card.pass_score:.0f}. Rubric `{card.rubric_id}` v{card.rubric_version}, grader: {card.grader_model}.")
     if card.fatal_errors:
-        out.append("### ⛔ Fatal errors (the call fails whatever else it scored)")
+        out.append("### FATAL errors (the call fails whatever else it scored)")
         for f in card.fatal_errors:
             ev = "; ".join(f"turn {e.turn}: “{esc(e.quote)}”" for e in f.evidence)
             out.append(f"- **{esc(f.description)}** {ev}")
@@ -219,7 +223,7 @@ def past_calls(app: Frontline, token: str | None, username: str | None = None) -
 def comments_markdown(comments: list[dict]) -> str:
     if not comments:
         return ""
-    out = ["### Coaching comments from your team lead"]
+    out = ["### Coaching comments"]
     for c in comments:
         out.append(f"> {esc(c['text'])}\n>\n> — {esc(c['author'])}, {c['at']}")
     return "\n\n".join(out)

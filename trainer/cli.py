@@ -27,9 +27,10 @@ def cmd_validate(args) -> int:
     if not args.paths:
         cat = Catalog.load(load_settings().content_dir)
         problems = cat.problems
-        count = len(cat.personas) + len(cat.scenarios) + len(cat.rubrics)
+        count = len(cat.personas) + len(cat.scenarios) + len(cat.rubrics) + len(cat.curricula)
     else:
-        kinds = {"personas": Persona, "scenarios": Scenario, "rubrics": Rubric}
+        from .curriculum import Curriculum
+        kinds = {"personas": Persona, "scenarios": Scenario, "rubrics": Rubric, "curricula": Curriculum}
         files = []
         for p in map(Path, args.paths):
             files += sorted(p.glob("*.y*ml")) if p.is_dir() else [p]
@@ -210,6 +211,86 @@ def cmd_app(args) -> int:
     return 0
 
 
+def cmd_create_admin(args) -> int:
+    import getpass
+    import secrets
+    from .accounts import AccountError, Accounts
+    from .config import load_settings
+    from .store import Store
+    settings = load_settings()
+    accounts = Accounts(Store(settings.db_url))
+    password, generated = args.password, False
+    if not password:
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"Password for {args.username}: ")
+            if password != getpass.getpass("Again: "):
+                print("error: the passwords differ", file=sys.stderr)
+                return 2
+        else:
+            password, generated = secrets.token_urlsafe(12), True
+    try:
+        user = accounts.create_admin(args.username, password, args.name or "Administrator")
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Created admin '{user.username}' in {settings.db_url}.")
+    if generated:
+        print(f"One-time password: {password}   (change it under Admin → My password after logging in)")
+    return 0
+
+
+def cmd_seed_demo(args) -> int:
+    from .catalog import Catalog
+    from .config import load_settings
+    from .seed import TEAM_A, seed_demo, scripted_customer
+    from .service import Frontline
+    settings = load_settings()
+    cat = Catalog.load(settings.content_dir)
+    app = Frontline(settings=settings, catalog=cat, customer_backend=scripted_customer(cat), use_judge=False, sleep=lambda s: None)
+    print(f"Seeding a demo team into {settings.db_url} (each call is played through the director and graded)…")
+    try:
+        result = seed_demo(app, admin_password=args.admin_password, password=args.password)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"\n{result['calls']} graded calls. Log in at the app with:")
+    if result["admin"]:
+        print(f"  {'admin':14} admin     password: {result['admin'][1]}")
+    for name, role, team in result["users"]:
+        print(f"  {name:14} {role:9} {team:14} password: {result['password']}")
+    print(f"Team lead of {TEAM_A}: lena.fischer. These are demo passwords: change or delete the accounts before real use.")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .accounts import Accounts, User
+    from .catalog import Catalog
+    from .config import load_settings
+    from .export import sessions_csv, xapi_json, xapi_statements
+    from .store import Store
+    from sqlmodel import select
+    settings = load_settings()
+    store = Store(settings.db_url)
+    accounts = Accounts(store)
+    cat = Catalog.load(settings.content_dir)
+    with store.session() as s:        # the command line is trusted: it exports as an admin would
+        admin = s.exec(select(User).where(User.role == "admin")).first()
+    if admin is None:
+        print("error: no admin exists yet; run `trainer create-admin` first", file=sys.stderr)
+        return 2
+    team_id = accounts.team_by_name(args.team).id if args.team else None
+    if args.format == "csv":
+        text = sessions_csv(store, cat, accounts, admin, team_id=team_id)
+    else:
+        text = xapi_json(xapi_statements(store, cat, accounts, admin, base_url=args.base_url, team_id=team_id))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     ap = argparse.ArgumentParser(prog="trainer", description="Frontline: contact-center call practice with LLM customers")
@@ -252,6 +333,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(fn=cmd_app)
+    p = sub.add_parser("create-admin", help="create an admin account (the first one, or another)")
+    p.add_argument("--username", default="admin")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--password", help="omit to be asked (or, without a terminal, to get a generated one-time password)")
+    p.set_defaults(fn=cmd_create_admin)
+    p = sub.add_parser("seed-demo", help="create a demo team with graded call histories")
+    p.add_argument("--password", help="password for every demo user (default: generated and printed)")
+    p.add_argument("--admin-password", help="password for the 'admin' user if no admin exists yet")
+    p.set_defaults(fn=cmd_seed_demo)
+    p = sub.add_parser("export", help="export sessions and scores: csv, or xapi statements (JSON for an LRS)")
+    p.add_argument("format", choices=["csv", "xapi"])
+    p.add_argument("--team", help="only this team")
+    p.add_argument("--base-url", default="https://frontline.example", help="IRI base for xAPI activity ids and accounts")
+    p.add_argument("-o", "--output")
+    p.set_defaults(fn=cmd_export)
     args = ap.parse_args(argv)
     if args.cmd == "simulate" and not (args.persona or args.scenario):
         ap.error("simulate needs --persona or --scenario")

@@ -5,6 +5,7 @@ import gradio as gr
 
 from trainer import ui_handlers as h
 from trainer.service import Frontline
+from trainer.ui_studio import build_coaching_panel, build_studio_tab
 
 CSS = ".brief table {font-size: 0.9em} footer {display: none !important}"
 
@@ -23,6 +24,7 @@ def build(app: Frontline) -> gr.Blocks:
                     show_mood = gr.Checkbox(label="Show the customer's mood meter (practice mode)", value=True)
                     mood = gr.HTML("")
                     start = gr.Button("Start call", variant="primary")
+                    coach = build_coaching_panel(app, call_id, mode="practice")
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(label="Call", height=460, feedback_options=None)
                     with gr.Row():
@@ -64,7 +66,7 @@ def build(app: Frontline) -> gr.Blocks:
                     gr.update(interactive=True), "", gr.update(visible=False), gr.update(visible=False), gr.update(interactive=False))
 
         start_outputs = [call_id, chat, mood, msg, send, end, status, result_row, retry_reply, start]
-        start.click(on_start, [trainee, scenario, show_mood], start_outputs)
+        ev0 = start.click(on_start, [trainee, scenario, show_mood], start_outputs)
 
         def on_send(cid, text, hist, show):
             try:
@@ -99,7 +101,9 @@ def build(app: Frontline) -> gr.Blocks:
 
         for ev in (ev1, ev2):
             ev.then(auto_grade, call_id, [card, plot, result_row, msg, send, end, start])
-        again.click(on_start, [trainee, scenario, show_mood], start_outputs)
+        coach.attach(ev0, ev1, ev2)
+        scenario.focus(lambda: gr.update(choices=h.scenario_choices(app)), None, scenario)   # picks up newly published content
+        coach.attach(again.click(on_start, [trainee, scenario, show_mood], start_outputs))
 
         refresh.click(lambda n: gr.update(choices=h.past_calls(app, n), value=None), who, pick)
         calls_tab.select(lambda n, m: (m, gr.update(choices=h.past_calls(app, m or n))), [who, trainee], [who, pick])
@@ -110,6 +114,8 @@ def build(app: Frontline) -> gr.Blocks:
             return h.open_call(app, cid)
 
         pick.change(on_pick, pick, [past_chat, past_card, past_plot])
+
+        build_studio_tab(app)
     return demo
 
 

@@ -100,6 +100,7 @@ class Store:
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
+        from .studio import revisions  # noqa: F401  (defines the content_revision table on the shared metadata)
         SQLModel.metadata.create_all(self.engine)
 
     def session(self) -> Session:

@@ -56,7 +56,7 @@ def checklist_markdown(steps: list[StepStatus]) -> str:
     done = sum(1 for s in steps if s.done)
     lines = [f"**Call script** — {done}/{len(steps)} covered"]
     for s in steps:
-        mark = "✅" if s.done else "⬜"
+        mark = "☑" if s.done else "☐"
         opt = "" if s.required else " _(optional)_"
         lines.append(f"- {mark} {s.label}{opt}")
     return "\n".join(lines)

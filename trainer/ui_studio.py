@@ -11,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 
 from . import coaching
-from .content import ContentError
+from .content import ContentError, parse_yaml_text
 from .studio.forms import FieldSpec, apply_form, form_of, form_values, problems_markdown
 from .studio.kinds import kind_of
 from .studio.revisions import InUse
@@ -56,8 +56,8 @@ def _content_id(yaml_text: str) -> str:
 
 def _err(exc: Exception) -> str:
     if isinstance(exc, ContentError):
-        return "❌ " + "<br>".join(esc(str(p)) for p in exc.problems)
-    return f"❌ {esc(str(exc))}"
+        return "✗ " + "<br>".join(esc(str(p)) for p in exc.problems)
+    return f"✗ {esc(str(exc))}"
 
 
 @dataclass
@@ -77,7 +77,7 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
         clone_id = gr.Textbox(label="Clone as (new id)", placeholder=f"e.g. my-{kind}-harder", scale=2, max_lines=1)
         clone_btn = gr.Button("Clone", scale=1)
     if kind == "persona":
-        with gr.Accordion("✨ Draft a persona from a sentence", open=False):
+        with gr.Accordion("Draft a persona from a sentence", open=False):
             with gr.Row(equal_height=True):
                 sentence = gr.Textbox(label="Describe the customer in one line", scale=5, max_lines=2,
                                       placeholder="retired teacher, confused by a new router, polite but slow")
@@ -99,7 +99,7 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
                             ed.comps[f.path] = _component(f)
         with gr.Column(scale=2):
             gr.Markdown("#### YAML (edit either side; they stay in sync)")
-            code = gr.Code(language="yaml", lines=28, max_lines=40, label=f"{k.folder}/<id>.yaml", interactive=True)
+            code = gr.Code(language="yaml", lines=28, max_lines=40, wrap_lines=True, label=f"{k.folder}/<id>.yaml", interactive=True)
             valid_md = gr.Markdown("Open or create a " + kind + ".")
             note = gr.Textbox(label="Note for this revision", placeholder="what changed and why", max_lines=1)
             with gr.Row():
@@ -109,10 +109,10 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
                 retire_btn = gr.Button("Retire")
                 delete_btn = gr.Button("Delete", variant="stop")
             action_md = gr.Markdown()
-            with gr.Row():
-                export_btn = gr.Button("Export YAML")
-                export_file = gr.File(label="Exported file", interactive=False, height=80)
-            import_file = gr.File(label=f"Import a {kind} YAML file (saved as a draft)", file_types=[".yaml", ".yml"], height=80)
+            with gr.Accordion("Import / export YAML files", open=False):
+                export_btn = gr.Button("Export the editor's YAML", size="sm")
+                export_file = gr.File(label="Exported file", interactive=False, height=90)
+                import_file = gr.File(label=f"Import a {kind} YAML file (kept as a draft)", file_types=[".yaml", ".yml"], height=110)
     with gr.Accordion("History, diff and rollback", open=False):
         hist = gr.Dataframe(headers=["rev", "status", "source", "author", "note", "created (UTC)", "hash"], interactive=False,
                             label="Revisions (newest first)", wrap=True)
@@ -159,7 +159,12 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
         comp.input(on_form, [code, *form_comps], [code, valid_md], show_progress="hidden")
 
     def on_yaml(text):
-        return [*values_out(text), studio.validation_markdown(kind, text)]
+        try:
+            data = parse_yaml_text(text or "", "YAML view")
+        except ContentError:
+            data = None
+        form = values_out(text) if isinstance(data, dict) else [gr.update()] * len(paths)   # half-typed YAML keeps the form
+        return [*form, studio.validation_markdown(kind, text)]
 
     code.input(on_yaml, code, [*form_comps, valid_md], show_progress="hidden")
 
@@ -172,7 +177,7 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
         except (ContentError, PermissionError, ValueError, LookupError) as exc:
             return _err(exc), gr.update(), *history_out(None)
         what = "published — practice calls use it now" if rev.status == "published" else "saved as a draft (not served to trainees)"
-        return (f"✅ {kind} **{rev.content_id}** revision {rev.revision} {what}.", refreshed(rev.content_id), *history_out(rev.content_id))
+        return (f"✓ {kind} **{rev.content_id}** revision {rev.revision} {what}.", refreshed(rev.content_id), *history_out(rev.content_id))
 
     save_outputs = [action_md, pick, hist, rev_a, rev_b]
     save_btn.click(lambda t, w, n: on_save(t, w, n, False), [code, author, note], save_outputs)
@@ -184,8 +189,8 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
             rev, warn = studio.retire(kind, cid, author=who)
         except (ValueError, LookupError, PermissionError) as exc:
             return _err(exc), gr.update(), *history_out(None)
-        msg = f"✅ {kind} **{cid}** retired (revision {rev.revision}): no new sessions use it; its history and past calls stay."
-        return (msg + (f"\n\n⚠️ {warn}" if warn else ""), refreshed(cid), *history_out(cid))
+        msg = f"✓ {kind} **{cid}** retired (revision {rev.revision}): no new sessions use it; its history and past calls stay."
+        return (msg + (f"\n\n⚠ {warn}" if warn else ""), refreshed(cid), *history_out(cid))
 
     retire_btn.click(on_retire, [code, author], save_outputs)
 
@@ -194,10 +199,10 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
             cid = _content_id(text)
             n = studio.delete(kind, cid, author=who)
         except InUse as exc:
-            return f"⛔ {esc(str(exc))}", gr.update(), *history_out(None)
+            return f"✗ {esc(str(exc))}", gr.update(), *history_out(None)
         except (ValueError, LookupError, PermissionError) as exc:
             return _err(exc), gr.update(), *history_out(None)
-        return f"🗑️ Deleted {kind} **{cid}** ({n} revision(s)).", refreshed(None), *history_out(None)
+        return f"Deleted {kind} **{cid}** ({n} revision(s)).", refreshed(None), *history_out(None)
 
     delete_btn.click(on_delete, [code, author], save_outputs)
 
@@ -206,7 +211,7 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
             rev = studio.clone(kind, _content_id(text), new_id, author=who)
         except (ValueError, LookupError, PermissionError, ContentError) as exc:
             return [gr.update()] * len(load_outputs) + [_err(exc), gr.update()]
-        return [*load(rev.yaml_text, rev.content_id), f"✅ Cloned as **{rev.content_id}** (draft revision {rev.revision}).",
+        return [*load(rev.yaml_text, rev.content_id), f"✓ Cloned as **{rev.content_id}** (draft revision {rev.revision}).",
                 refreshed(rev.content_id)]
 
     clone_btn.click(on_clone, [code, clone_id, author], [*load_outputs, action_md, pick])
@@ -229,7 +234,7 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
             rev = studio.import_file(Path(path), author=who, kind=kind)
         except (ContentError, PermissionError, ValueError) as exc:
             return [gr.update()] * len(load_outputs) + [_err(exc), gr.update()]
-        return [*load(rev.yaml_text, rev.content_id), f"✅ Imported **{rev.content_id}** as draft revision {rev.revision}.",
+        return [*load(rev.yaml_text, rev.content_id), f"✓ Imported **{rev.content_id}** as draft revision {rev.revision}.",
                 refreshed(rev.content_id)]
 
     import_file.upload(on_import, [import_file, author], [*load_outputs, action_md, pick])
@@ -250,7 +255,7 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
             rev = studio.rollback(kind, cid, a, author=who)
         except (ValueError, LookupError, PermissionError, TypeError) as exc:
             return [gr.update()] * len(load_outputs) + [_err(exc)]
-        return [*load(rev.yaml_text, cid), f"↩️ Revision {rev.revision} is a copy of revision {a} (a draft: publish it to serve it)."]
+        return [*load(rev.yaml_text, cid), f"Revision {rev.revision} is a copy of revision {a} (a draft: publish it to serve it)."]
 
     rollback_btn.click(on_rollback, [code, rev_a, author], [*load_outputs, action_md])
 
@@ -260,7 +265,7 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
                 result = studio.draft(text_sentence, on_progress=lambda msg: progress(0.5, desc=msg))
             except ValueError as exc:
                 return [gr.update()] * len(load_outputs) + [_err(exc)]
-            head = "⚠️ " if result.source == "template" else "📝 "
+            head = "⚠ " if result.source == "template" else ""
             extra = ""
             if result.problems:
                 extra = f"\n\n<details><summary>What was wrong with the model's answers ({len(result.problems)})</summary>\n\n" + \
@@ -273,7 +278,7 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
 
 
 def _try_and_autoplay(studio: Studio, code: gr.Code) -> None:
-    with gr.Accordion("▶️ Try it — you play the agent against the persona in the editor", open=False):
+    with gr.Accordion("Try it — you play the agent against the persona in the editor", open=False):
         with gr.Row(equal_height=True):
             try_model = gr.Checkbox(label="Customer lines from the model (off: the director's own lines, instant)", value=True, scale=3)
             try_start = gr.Button("Start try-out", variant="primary", scale=1)
@@ -291,7 +296,7 @@ def _try_and_autoplay(studio: Studio, code: gr.Code) -> None:
         except ContentError as exc:
             return "", [], "", _err(exc)
         r = studio.rehearsal(rid)
-        return rid, [], mood_bar(r.persona.mood), f"📞 {esc(r.persona.name)} is on the line. You speak first."
+        return rid, [], mood_bar(r.persona.mood), f"{esc(r.persona.name)} is on the line. You speak first."
 
     try_start.click(on_try_start, [code, try_model], [try_id, try_chat, try_meter, try_status])
 
@@ -311,7 +316,7 @@ def _try_and_autoplay(studio: Studio, code: gr.Code) -> None:
     for ev in (try_msg.submit, try_send.click):
         ev(on_try_send, [try_id, try_msg, try_chat], [try_chat, try_msg, try_meter, try_status])
 
-    with gr.Accordion("🤖 Auto-play — a good agent and a rude agent call this persona", open=False):
+    with gr.Accordion("Auto-play — a good agent and a rude agent call this persona", open=False):
         with gr.Row(equal_height=True):
             auto_model = gr.Checkbox(label="Word the customer's lines with the model (slower; the mood comes from the director either way)",
                                      value=False, scale=3)
@@ -386,9 +391,9 @@ def build_coaching_panel(app, call_id: gr.State, *, mode: str = coaching.PRACTIC
     In assessment mode it builds nothing visible and attaches nothing."""
     if mode != coaching.PRACTICE:
         return CoachingPanel(mode=mode)
-    with gr.Accordion("🧭 Coaching (practice mode)", open=True):
+    with gr.Accordion("Coaching (practice mode)", open=True):
         checklist = gr.Markdown("Start a call to see the script checklist.")
-        hint_btn = gr.Button("💡 Hint", size="sm")
+        hint_btn = gr.Button("Hint", size="sm")
         hint_md = gr.Markdown()
     panel = CoachingPanel(mode=mode, call_id=call_id, checklist=checklist, hint=hint_md, app=app)
 
@@ -396,7 +401,7 @@ def build_coaching_panel(app, call_id: gr.State, *, mode: str = coaching.PRACTIC
         if not cid:
             return "Start a call first."
         try:
-            return "\n".join(f"💡 {esc(h)}" for h in coaching.call_hints(app, cid))
+            return "\n".join(f"- {esc(h)}" for h in coaching.call_hints(app, cid))
         except coaching.CoachingOff as exc:
             return str(exc)
 

@@ -153,16 +153,16 @@ class AutoplayResult:
                    "agent_ended": "call ended"}.get(run.end_reason or "", "still on the line")
             out.append(f"**{name.capitalize()}**: mood {m[0]:.1f} → {m[-1]:.1f} (peak {max(m):.1f}), {how}.")
         if self.works():
-            out.append("✅ The triggers work: the good agent calms this customer and the rude one makes them angrier.")
+            out.append("✓ The triggers work: the good agent calms this customer and the rude one makes them angrier.")
         else:
             if self.trend("good agent") >= 0:
-                out.append("⚠️ The good agent did **not** calm this customer. Check `triggers.calm` weights and `goal.accepts` "
+                out.append("⚠ The good agent did **not** calm this customer. Check `triggers.calm` weights and `goal.accepts` "
                            "(the words that mean the fix is offered), and `goal.requires_timeline` / `requires_reference`.")
             rude = self.runs["rude agent"]
             if self.trend("rude agent") <= 0 and rude.end_reason != "hung_up":
-                out.append("⚠️ The rude agent did **not** make this customer angrier. Check `triggers.inflame` weights and `patience`.")
+                out.append("⚠ The rude agent did **not** make this customer angrier. Check `triggers.inflame` weights and `patience`.")
             if self.runs["good agent"].moods[-1] >= rude.moods[-1]:
-                out.append("⚠️ The call ends no calmer with the good agent than with the rude one.")
+                out.append("⚠ The call ends no calmer with the good agent than with the rude one.")
         return "\n\n".join(out)
 
     def frame(self) -> pd.DataFrame:

@@ -7,10 +7,14 @@ paths whose value the trainer changed, so the rest (fields the form does not sho
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError as RuamelError
 
 from ..content import ContentError, ContentProblem, parse_yaml_text, validate_data
 from ..persona import (CALMING_TRIGGERS, DEFAULT_CALM, DEFAULT_INFLAME, INFLAMING_TRIGGERS, Persona, ScenarioType)
@@ -164,14 +168,61 @@ def get_path(data: Any, path: str) -> Any:
     return cur
 
 
-def set_path(data: dict, path: str, value: Any) -> None:
+def set_path(data: dict, path: str, value: Any, order: list[str] | None = None) -> None:
+    """Set a value; a new top-level key goes where `order` (the model's field order) puts it."""
     parts = path.split(".")
     cur = data
-    for part in parts[:-1]:
+    for i, part in enumerate(parts[:-1]):
         if not isinstance(cur.get(part), dict):
-            cur[part] = {}
+            _insert(cur, part, CommentedMap(), order if i == 0 else None)
         cur = cur[part]
-    cur[parts[-1]] = value
+    old = cur.get(parts[-1])
+    if isinstance(value, list) and not isinstance(value, CommentedSeq):
+        rows_flow = bool(old) and isinstance(old, list) and hasattr(old[0], "fa") and old[0].fa.flow_style()
+        value = _like(CommentedSeq([_styled(x, rows_flow) for x in value]), old)
+    elif isinstance(value, dict) and not isinstance(value, CommentedMap):
+        value = _like(CommentedMap(value), old)
+    if parts[-1] in cur:
+        cur[parts[-1]] = value
+    else:
+        _insert(cur, parts[-1], value, order if len(parts) == 1 else None)
+
+
+def _styled(item: Any, flow: bool) -> Any:
+    """A table row: short lists inside it on one line; the whole row on one line if the old rows were."""
+    if not isinstance(item, dict):
+        return item
+    row = CommentedMap()
+    for k, v in item.items():
+        if isinstance(v, list):
+            v = CommentedSeq(v)
+            v.fa.set_flow_style()
+        row[k] = v
+    if flow:
+        row.fa.set_flow_style()
+    return row
+
+
+def _like(new: Any, old: Any) -> Any:
+    """Keep the old value's style: a list written [a, b] stays on one line."""
+    if hasattr(old, "fa") and old.fa.flow_style():
+        new.fa.set_flow_style()
+    elif isinstance(new, CommentedSeq) and all(isinstance(x, str) and len(x) < 30 for x in new) and sum(map(len, new)) < 70 \
+            and old is None:
+        new.fa.set_flow_style()
+    return new
+
+
+def _insert(cur: dict, key: str, value: Any, order: list[str] | None) -> None:
+    if order is None or key not in order or not hasattr(cur, "insert"):
+        cur[key] = value
+        return
+    before = set(order[:order.index(key)])
+    pos = 0
+    for i, k in enumerate(cur):
+        if k in before:
+            pos = i + 1
+    cur.insert(pos, key, value)
 
 
 def del_path(data: dict, path: str) -> None:
@@ -311,17 +362,37 @@ def _same(spec: FieldSpec, a: Any, b: Any) -> bool:
     return from_widget(spec, a) == from_widget(spec, b)
 
 
+def _round_trip() -> YAML:
+    y = YAML(typ="rt")
+    y.version = (1, 1)                               # read scalars as PyYAML (the loader) does: 04182 stays text
+    y.preserve_quotes = True
+    y.width = 4096                                   # never fold a long line: a one-word edit stays a one-line diff
+    y.indent(mapping=2, sequence=4, offset=2)
+    y.representer.add_representer(type(None), lambda r, _d: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+    return y
+
+
 def apply_form(kind: str, yaml_text: str, values: dict[str, Any]) -> str:
-    """YAML text with the form's changed values written in. Raises ContentError if the YAML does not parse
-    (the trainer fixes the YAML view first, so nothing typed there is overwritten)."""
+    """YAML text with the form's changed values written in, keeping comments, order and layout. Raises
+    ContentError if the YAML does not parse (the trainer fixes the YAML view first, so nothing typed there is lost)."""
+    import io
     spec = form_of(kind)
-    data = parse_yaml_text(yaml_text or "", "draft") if (yaml_text or "").strip() else {}
+    plain = parse_yaml_text(yaml_text or "", "YAML view")         # a syntax error is reported with line and column
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = _round_trip().load(yaml_text or "") if (yaml_text or "").strip() else CommentedMap()
+    except RuamelError as exc:
+        raise ContentError([ContentProblem(file="YAML view", field="", message=f"YAML syntax error: {exc}",
+                                           fix="check indentation (spaces, not tabs)")]) from None
     if data is None:
-        data = {}
+        data = CommentedMap()
     if not isinstance(data, dict):
         raise ContentError([ContentProblem(file="YAML view", field="", message="the YAML is not a mapping of fields",
                                            fix="start it with 'id: ...' lines, or clear it")])
-    current = {f.path: to_widget(f, get_path(data, f.path)) for f in spec.fields}
+    plain = plain if isinstance(plain, dict) else {}
+    current = {f.path: to_widget(f, get_path(plain, f.path)) for f in spec.fields}
+    order = list(kind_of(kind).model.model_fields)
     changed = False
     for f in spec.fields:
         if f.path not in values or _same(f, values[f.path], current[f.path]):
@@ -330,7 +401,7 @@ def apply_form(kind: str, yaml_text: str, values: dict[str, Any]) -> str:
         if new is MISSING:
             del_path(data, f.path)
         else:
-            set_path(data, f.path, new)
+            set_path(data, f.path, new, order)
         changed = True
     for group, required in spec.optional_groups.items():
         if isinstance(data.get(group), dict) and get_path(data, required) in (MISSING, None, ""):
@@ -338,22 +409,10 @@ def apply_form(kind: str, yaml_text: str, values: dict[str, Any]) -> str:
             changed = True
     if not changed:
         return yaml_text
-    return dump_yaml(_ordered(data, kind_of(kind).model))
-
-
-def _ordered(data: dict, model: type[BaseModel]) -> dict:
-    """Keys in the model's field order (then any unknown ones, which validation will name)."""
-    out: dict = {}
-    for name, info in model.model_fields.items():
-        if name in data:
-            value = data[name]
-            sub = info.annotation
-            sub = next((a for a in getattr(sub, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)), sub)
-            if isinstance(value, dict) and isinstance(sub, type) and issubclass(sub, BaseModel):
-                value = _ordered(value, sub)
-            out[name] = value
-    out.update({k: v for k, v in data.items() if k not in out})
-    return out
+    buf = io.StringIO()
+    _round_trip().dump(data, buf)
+    out = buf.getvalue()
+    return re.sub(r"\A%YAML 1\.1\n---\n", "", out)
 
 
 # ---------------------------------------------------------------------- validation
@@ -428,8 +487,8 @@ def label_for(kind: str, path: str) -> str:
 
 def problems_markdown(kind: str, problems: list[ContentProblem]) -> str:
     if not problems:
-        return "✅ **Valid.** Save it as a draft, try it, then publish."
-    lines = [f"❌ **{len(problems)} problem{'s' if len(problems) != 1 else ''}** — fix these before saving:"]
+        return "✓ **Valid.** Save it as a draft, try it, then publish."
+    lines = [f"✗ **{len(problems)} problem{'s' if len(problems) != 1 else ''}** — fix these before saving:"]
     for p in problems:
         label = label_for(kind, p.field) if p.field else ""
         where = f"**{label}** (`{p.field}`)" if label else (f"`{p.field}`" if p.field else "the whole file")

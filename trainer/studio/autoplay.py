@@ -142,7 +142,8 @@ class AutoplayResult:
 
     def works(self) -> bool:
         good, rude = self.runs["good agent"], self.runs["rude agent"]
-        return self.trend("good agent") < 0 and (self.trend("rude agent") > 0 or rude.end_reason == "hung_up") \
+        calmed = self.trend("good agent") <= -1 or (good.moods[0] < 1 and good.moods[-1] <= good.moods[0])
+        return calmed and (self.trend("rude agent") >= 1 or rude.end_reason == "hung_up") \
             and good.moods[-1] < rude.moods[-1]
 
     def verdict(self) -> str:
@@ -155,11 +156,13 @@ class AutoplayResult:
         if self.works():
             out.append("✓ The triggers work: the good agent calms this customer and the rude one makes them angrier.")
         else:
-            if self.trend("good agent") >= 0:
+            if self.runs["good agent"].moods[0] < 1:
+                out.append("This customer starts calm, so the good agent has nothing to calm; judge the triggers by the rude agent's curve.")
+            elif self.trend("good agent") > -1:
                 out.append("⚠ The good agent did **not** calm this customer. Check `triggers.calm` weights and `goal.accepts` "
                            "(the words that mean the fix is offered), and `goal.requires_timeline` / `requires_reference`.")
             rude = self.runs["rude agent"]
-            if self.trend("rude agent") <= 0 and rude.end_reason != "hung_up":
+            if self.trend("rude agent") < 1 and rude.end_reason != "hung_up":
                 out.append("⚠ The rude agent did **not** make this customer angrier. Check `triggers.inflame` weights and `patience`.")
             if self.runs["good agent"].moods[-1] >= rude.moods[-1]:
                 out.append("⚠ The call ends no calmer with the good agent than with the rude one.")

@@ -444,12 +444,12 @@ def validate_text(kind: str | ContentKind, yaml_text: str, file: str | None = No
 
 def _locate(p: ContentProblem, kind: ContentKind) -> ContentProblem:
     """Whole-object errors (e.g. the name/full name rule) are pinned to the first field they mention."""
-    if p.field:
+    if p.field or p.message != "invalid value":
         return p
     fields = set(kind.model.model_fields)
-    for m in _PATHS_IN_TEXT.finditer(p.fix + " " + p.message):
+    for m in _PATHS_IN_TEXT.finditer(p.fix):
         if m.group(1).split(".")[0] in fields:
-            return p.model_copy(update={"field": m.group(1)})
+            return p.model_copy(update={"field": m.group(1), "message": "does not agree with another field"})
     return p
 
 

@@ -218,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(fn=cmd_app)
+    from .studio.cli import add_parser as add_content_parser
+    add_content_parser(sub)
     args = ap.parse_args(argv)
     if args.cmd == "simulate" and not (args.persona or args.scenario):
         ap.error("simulate needs --persona or --scenario")

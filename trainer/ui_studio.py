@@ -323,6 +323,7 @@ def _try_and_autoplay(studio: Studio, code: gr.Code) -> None:
             auto_btn = gr.Button("Run auto-play", variant="primary", scale=1)
         verdict = gr.Markdown()
         plot = gr.LinePlot(x="customer turn", y=MOOD_Y, color="agent", title="Customer mood: good agent vs rude agent",
+                           color_map={"good agent": "#2e7d32", "rude agent": "#c62828"}, sort="x",
                            y_lim=[0, 10], height=280)
         with gr.Row():
             good_chat = gr.Chatbot(label="Good agent", height=360)

@@ -169,7 +169,8 @@ class AutoplayResult:
         return "\n\n".join(out)
 
     def frame(self) -> pd.DataFrame:
-        rows = [{"customer turn": i, "mood (0 calm – 10 furious)": m, "agent": name}
+        # turns as text (a canned call has under 10), so the chart's axis shows whole turns only
+        rows = [{"customer turn": str(i), "mood (0 calm – 10 furious)": m, "agent": name}
                 for name, run in self.runs.items() for i, m in enumerate(run.moods)]
         return pd.DataFrame(rows)
 
@@ -180,7 +181,8 @@ class AutoplayResult:
             if ln.speaker == "agent":
                 out.append({"role": "user", "content": ln.text})
             else:
-                tag = f"mood {ln.mood:.1f} · {ln.beat}" + (f" · {ln.note}" if ln.note else "")
+                note = "" if ln.note == "director's line" else ln.note
+                tag = f"mood {ln.mood:.1f} · {(ln.beat or '').replace('_', ' ')}" + (f" · {note}" if note else "")
                 out.append({"role": "assistant", "content": f"{ln.text}\n\n*({tag})*"})
         return out
 

@@ -266,9 +266,9 @@ class Revisions:
 
     def diff(self, kind: str, content_id: str, a: int, b: int) -> str:
         ra, rb = self.get(kind, content_id, a), self.get(kind, content_id, b)
-        lines = difflib.unified_diff(ra.yaml_text.splitlines(keepends=True), rb.yaml_text.splitlines(keepends=True),
+        lines = difflib.unified_diff(ra.yaml_text.splitlines(), rb.yaml_text.splitlines(), lineterm="",
                                      fromfile=f"{content_id} revision {a}", tofile=f"{content_id} revision {b}")
-        out = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        out = "".join(line + "\n" for line in lines)
         return out or f"revisions {a} and {b} have the same text\n"
 
     # ------------------------------------------------------------------ in use, delete

@@ -54,11 +54,11 @@ def checklist_markdown(steps: list[StepStatus]) -> str:
     if not steps:
         return ""
     done = sum(1 for s in steps if s.done)
-    lines = [f"**Call script** — {done}/{len(steps)} covered"]
+    lines = [f"**Call script** — {done}/{len(steps)} covered", ""]
     for s in steps:
         mark = "☑" if s.done else "☐"
         opt = "" if s.required else " _(optional)_"
-        lines.append(f"- {mark} {s.label}{opt}")
+        lines.append(f"{mark} {s.label}{opt}<br>")
     return "\n".join(lines)
 
 
@@ -94,8 +94,8 @@ def hints(*, persona: Persona, scenario: Scenario, state: CustomerState, turns: 
     # beats are aligned with the customer's lines; a line counts once, whether the director asked for it or the actor said it
     when_asks = sum(1 for line, b in zip(customer_lines, beats) if b == "ask_timeline" or _WHEN.search(line))
     if persona.goal.requires_timeline and not state.timeline_given and when_asks >= 1 and state.fix_offered:
-        out.append(f"{first} has now asked {_times(when_asks)} when it will happen — give a concrete timeline "
-                   "(a date, or a number of working days).")
+        asked = "has asked" if when_asks == 1 else f"has now asked {_times(when_asks)}"
+        out.append(f"{first} {asked} when it will happen — give a concrete timeline (a date, or a number of working days).")
     if persona.goal.requires_reference and not state.reference_given and "ask_reference" in beats:
         out.append(f"{first} asked for a reference number — give one, and say what it is for.")
     if "repeat_request" in moves and last_moves is not None:

@@ -42,8 +42,10 @@ def _component(f: FieldSpec):
     if f.widget == "bool":
         return gr.Checkbox(label=f.label, info=f.info or None)
     if f.widget == "table":
+        widths = {"id": "14%", "kind": "13%", "label": "38%", "cues": "25%", "required": "10%",
+                  "topic": "22%", "asked_by": "23%", "detail": "55%"}
         return gr.Dataframe(headers=list(f.columns), label=f.label, type="array", interactive=True, wrap=True,
-                            column_count=len(f.columns), row_count=1)
+                            column_count=len(f.columns), row_count=1, column_widths=[widths.get(c, "20%") for c in f.columns])
     raise ValueError(f.widget)
 
 
@@ -146,7 +148,7 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
         return load(studio.open(kind, cid), cid)
 
     pick.input(on_pick, pick, load_outputs)
-    new_btn.click(lambda: load(studio.blank(kind), None), None, load_outputs)
+    new_btn.click(lambda: [*load(studio.blank(kind), None), gr.update(value=None)], None, [*load_outputs, pick])
 
     def on_form(text, *vals):
         try:
@@ -264,15 +266,15 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
             try:
                 result = studio.draft(text_sentence, on_progress=lambda msg: progress(0.5, desc=msg))
             except ValueError as exc:
-                return [gr.update()] * len(load_outputs) + [_err(exc)]
+                return [gr.update()] * len(load_outputs) + [_err(exc), gr.update()]
             head = "⚠ " if result.source == "template" else ""
             extra = ""
             if result.problems:
                 extra = f"\n\n<details><summary>What was wrong with the model's answers ({len(result.problems)})</summary>\n\n" + \
                         "\n".join(f"- {esc(str(p))}" for p in result.problems[:15]) + "\n</details>"
-            return [*load(result.yaml_text, None), f"{head}**{result.label}**{extra}"]
+            return [*load(result.yaml_text, None), f"{head}**{result.label}**{extra}", gr.update(value=None)]
 
-        draft_btn.click(on_draft, sentence, [*load_outputs, draft_md])
+        draft_btn.click(on_draft, sentence, [*load_outputs, draft_md, pick])
         _try_and_autoplay(studio, code)
     return ed
 
@@ -308,7 +310,8 @@ def _try_and_autoplay(studio: Studio, code: gr.Code) -> None:
         r = studio.rehearsal(rid)
         hist = list(hist or []) + [{"role": "user", "content": r.lines[-2].text},
                                    {"role": "assistant", "content": line.text}]
-        status = f"beat: `{line.beat}`" + (f" · {esc(line.note)}" if line.note else "")
+        status = f"The director chose: **{(line.beat or '').replace('_', ' ')}** (mood {line.mood:.1f})" + \
+            (f" · {esc(line.note)}" if line.note else "")
         if r.ended:
             status += f" · **call ended: {r.end_reason}**"
         return hist, "", mood_bar(line.mood or 0), status

@@ -88,7 +88,9 @@ def extract_yaml(text: str) -> str:
 
 def slug(text: str, limit: int = 40) -> str:
     s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return (s[:limit].rstrip("-") or "new-persona")
+    if len(s) > limit:
+        s = s[:limit + 1].rsplit("-", 1)[0] if "-" in s[:limit + 1] else s[:limit]   # cut at a word boundary
+    return s.strip("-") or "new-persona"
 
 
 def tidy(yaml_text: str) -> tuple[str, list[str]]:

@@ -215,3 +215,34 @@ def test_items_list_states(app, revs):
     labels = dict((cid, label) for label, cid in studio.items("persona"))
     assert "draft r2" in labels["double-billed-dana"]
     assert Path(studio.blank("persona")).name and "id: new-persona" in studio.blank("persona")
+
+
+def test_a_new_kind_is_one_registration(store, tmp_path):
+    """Curricula will join this way: register the kind (and a form); revisions, overlay and CLI follow."""
+    from pydantic import Field
+
+    from trainer.catalog import Catalog
+    from trainer.content import Strict
+    from trainer.studio.kinds import KINDS, ContentKind, register_kind
+    from trainer.studio.overlay import StudioOverlay
+
+    class Note(Strict):
+        id: str = Field(pattern=r"^[a-z0-9-]+$")
+        text: str = Field(min_length=1)
+
+    register_kind(ContentKind("note", "notes", Note, "notes"))
+    try:
+        (tmp_path / "notes").mkdir()
+        (tmp_path / "notes" / "hello.yaml").write_text("id: hello\ntext: seed\n", encoding="utf-8")
+        revs = Revisions(store, seed_root=tmp_path)
+        rev = revs.save("note", "id: hello\ntext: edited\n", author="Tina", publish=True)
+        assert rev.revision == 2 and revs.get("note", "hello", 1).source == "seed"
+        assert "-text: seed\n+text: edited\n" in revs.diff("note", "hello", 1, 2)
+        cat = Catalog(root=tmp_path)
+        cat.notes = {}  # type: ignore[attr-defined]
+        StudioOverlay(revs)(cat)
+        assert cat.notes["hello"].text == "edited"  # type: ignore[attr-defined]
+        with pytest.raises(ContentError, match="text"):
+            revs.save("note", "id: hello\n", author="Tina")
+    finally:
+        KINDS.pop("note")

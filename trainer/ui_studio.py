@@ -12,8 +12,8 @@ import gradio as gr
 
 from . import coaching
 from .content import ContentError, parse_yaml_text
-from .studio.forms import FieldSpec, apply_form, form_of, form_values, problems_markdown
-from .studio.kinds import kind_of
+from .studio.forms import FORMS, FieldSpec, apply_form, form_of, form_values, problems_markdown
+from .studio.kinds import KINDS, kind_of
 from .studio.revisions import InUse
 from .studio.studio import Studio
 from .ui_handlers import esc, mood_bar
@@ -352,7 +352,7 @@ def build_studio_tab(app, studio: Studio | None = None) -> Studio:
                     "only **published** revisions reach trainees. Try a draft, or auto-play it, before you publish.")
         author = gr.Textbox(label="Your name (trainer) — recorded with every revision", max_lines=1)
         with gr.Tabs():
-            for kind in ("persona", "scenario"):
+            for kind in [k for k in KINDS if k in FORMS]:          # a registered kind with a form gets an editor
                 with gr.Tab(kind_of(kind).title + "s"):
                     _editor(app, studio, kind, author)
     return studio

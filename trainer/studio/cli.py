@@ -68,11 +68,13 @@ def cmd_content(args) -> int:
 
 
 def add_parser(sub: "argparse._SubParsersAction") -> None:
+    from .kinds import KINDS
+    kinds = list(KINDS)                     # curricula join by registering their kind
     p = sub.add_parser("content", help="studio revisions: history, diff, import/export, publish, retire, auto-play, draft")
     acts = p.add_subparsers(dest="action", required=True)
 
     def kind_id(q, with_id=True):
-        q.add_argument("kind", choices=["persona", "scenario"])
+        q.add_argument("kind", choices=kinds)
         if with_id:
             q.add_argument("id")
 
@@ -87,12 +89,12 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     q.add_argument("b", type=int)
     q = acts.add_parser("import", help="import YAML files as drafts")
     q.add_argument("files", nargs="+")
-    q.add_argument("--kind", choices=["persona", "scenario"])
+    q.add_argument("--kind", choices=kinds)
     q.add_argument("--publish", action="store_true")
     author(q)
     q = acts.add_parser("export", help="write YAML files (one item, or everything edited in the studio)")
     q.add_argument("dest")
-    q.add_argument("--kind", choices=["persona", "scenario"], default="persona")
+    q.add_argument("--kind", choices=kinds, default="persona")
     q.add_argument("--id")
     q.add_argument("--drafts", action="store_true", help="export the latest drafts too")
     for name in ("publish", "rollback"):

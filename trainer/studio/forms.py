@@ -20,7 +20,6 @@ from ..content import ContentError, ContentProblem, parse_yaml_text, validate_da
 from ..persona import (CALMING_TRIGGERS, DEFAULT_CALM, DEFAULT_INFLAME, INFLAMING_TRIGGERS, Persona, ScenarioType)
 from ..scenario import STEP_KINDS, Scenario
 from .kinds import ContentKind, kind_of
-from .revisions import dump_yaml
 
 MISSING = object()
 

@@ -6,13 +6,14 @@ its author. (Roles are checked here once accounts exist: see `require_editor`.)
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import uuid
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from ..content import ContentError
+from ..content import ContentError, ContentProblem
 from ..persona import Persona
 from .autoplay import AutoplayResult, Line, Rehearsal, autoplay
 from .draft import DraftResult, draft_persona
@@ -75,7 +76,6 @@ class Studio:
         if not seeds:
             return "id: new-item\n"
         text = seeds[0].read_text(encoding="utf-8")
-        import re
         return re.sub(r"^id:.*$", f"id: new-{kind}", text, count=1, flags=re.M)
 
     def validate(self, kind: str, yaml_text: str) -> Validation:
@@ -85,7 +85,6 @@ class Studio:
             sc = v.model
             persona = getattr(sc, "persona")
             if persona not in cat.personas:
-                from ..content import ContentProblem
                 v.problems.append(ContentProblem(file="scenarios/(studio draft).yaml", field="persona",
                                                  message=f"no published persona '{persona}'",
                                                  fix=f"use one of: {', '.join(sorted(cat.personas))}, or publish that persona first"))
@@ -131,7 +130,6 @@ class Studio:
     def clone(self, kind: str, content_id: str, new_id: str, *, author: str) -> ContentRevision:
         author = require_editor(author)
         new_id = (new_id or "").strip()
-        import re
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", new_id):
             raise ValueError("the new id must be lowercase letters, digits and dashes, e.g. dana-furious")
         return self.revisions.clone(kind, content_id, new_id, author=author)

@@ -9,6 +9,7 @@ from trainer import ui_dashboard as ud
 from trainer import ui_handlers as h
 from trainer.accounts import ROLES
 from trainer.service import Frontline
+from trainer.ui_studio import build_coaching_panel, build_studio_tab
 
 CSS = """.brief table {font-size: 0.9em} footer {display: none !important}
 #login-box {max-width: 420px; margin: 40px auto 0 auto}
@@ -57,6 +58,8 @@ def build(app: Frontline) -> gr.Blocks:
                             show_mood = gr.Checkbox(label="Show the customer's mood meter (practice mode)", value=True)
                             mood = gr.HTML("")
                             start = gr.Button("Start call", variant="primary")
+                            with gr.Column() as coach_box:
+                                coach = build_coaching_panel(app, call_id, mode="practice", token=token)
                         with gr.Column(scale=3):
                             chat = gr.Chatbot(label="Call", height=460, feedback_options=None)
                             with gr.Row():
@@ -155,8 +158,7 @@ def build(app: Frontline) -> gr.Blocks:
 
                 # ------------------------------------------------------------ studio (trainers): filled by trainer/ui_studio.py
                 with gr.Tab("Studio", id="studio", visible=False) as studio_tab:
-                    gr.Markdown("Content studio for trainers: personas, scenarios and curricula. "
-                                "Until it lands, edit the YAML files in `personas/`, `scenarios/`, `curricula/` and run `trainer validate`.")
+                    build_studio_tab(app, token=token, tab=False)
 
                 # ------------------------------------------------------------ admin
                 with gr.Tab("Admin", id="admin", visible=False) as admin_tab:
@@ -240,7 +242,9 @@ def build(app: Frontline) -> gr.Blocks:
             return (gr.update(value=mod.scenario, interactive=False), h.brief_markdown(app, mod.scenario, mod.mode),
                     gr.update(visible=mod.mode == "practice"))
 
-        module.change(on_module, [module, scenario, show_mood], [scenario, brief, show_mood])
+        module.change(on_module, [module, scenario, show_mood], [scenario, brief, show_mood]).then(
+            lambda value: gr.update(visible=(h.module_of(app, value)[1] is None or h.module_of(app, value)[1].mode == "practice")),
+            module, coach_box)
 
         def on_scenario(sc, value):
             _, mod = h.module_of(app, value)
@@ -257,7 +261,7 @@ def build(app: Frontline) -> gr.Blocks:
                     gr.update(interactive=True), "", gr.update(visible=False), gr.update(visible=False), gr.update(interactive=False))
 
         start_outputs = [call_id, chat, mood, msg, send, end, status, result_row, retry_reply, start]
-        start.click(on_start, [token, scenario, module, show_mood], start_outputs)
+        ev0 = start.click(on_start, [token, scenario, module, show_mood], start_outputs)
 
         def on_send(tok, cid, text, hist, show):
             try:
@@ -293,7 +297,8 @@ def build(app: Frontline) -> gr.Blocks:
 
         for ev in (ev1, ev2):
             ev.then(auto_grade, [token, call_id], end_outputs)
-        again.click(on_start, [token, scenario, module, show_mood], start_outputs)
+        coach.attach(ev0, ev1, ev2, again.click(on_start, [token, scenario, module, show_mood], start_outputs))
+        scenario.focus(lambda: gr.update(choices=h.scenario_choices(app)), None, scenario)   # picks up newly published content
 
         # ---------------------------------------------------------------- progress
         def on_progress(tok):

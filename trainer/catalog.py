@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .content import ContentError, ContentProblem
 from .persona import Persona, load_personas
@@ -19,7 +20,8 @@ class Catalog:
     problems: list[ContentProblem] = field(default_factory=list)
 
     @classmethod
-    def load(cls, root: Path) -> "Catalog":
+    def load(cls, root: Path, *, overlay: Callable[["Catalog"], None] | None = None) -> "Catalog":
+        """Load the seed files; `overlay` may then replace or add items (the studio's published revisions)."""
         from .rubric import load_rubrics
         cat = cls(root=root)
         cat.personas, p1 = load_personas(root / "personas")
@@ -29,6 +31,8 @@ class Catalog:
         from .curriculum import load_curricula
         cat.curricula, p4 = load_curricula(root / "curricula")
         cat.problems += p4
+        if overlay is not None:
+            overlay(cat)
         for sid, sc in list(cat.scenarios.items()):
             if sc.persona not in cat.personas:
                 cat.problems.append(ContentProblem(file=str(root / "scenarios" / f"{sid}.yaml"), field="persona",

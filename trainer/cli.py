@@ -348,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--base-url", default="https://frontline.example", help="IRI base for xAPI activity ids and accounts")
     p.add_argument("-o", "--output")
     p.set_defaults(fn=cmd_export)
+    from .studio.cli import add_parser as add_content_parser
+    add_content_parser(sub)
     args = ap.parse_args(argv)
     if args.cmd == "simulate" and not (args.persona or args.scenario):
         ap.error("simulate needs --persona or --scenario")

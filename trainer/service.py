@@ -42,7 +42,11 @@ class Frontline:
                  sleep: Callable[[float], None] | None = None):
         self.settings = settings or load_settings()
         self.store = store or Store(self.settings.db_url)
-        self.catalog = catalog or Catalog.load(self.settings.content_dir)
+        # content: seed files overlaid with the studio's published revisions, reloaded when they change
+        from .studio.overlay import CatalogCache
+        self._fixed_catalog = catalog
+        self.catalog_cache = CatalogCache(self.settings.content_dir, self.store)
+        self.revisions = self.catalog_cache.revisions
         self._customer = customer_backend
         self._grader = grader_backend
         # The embedded 1.5B model is not trusted as a judge (see docs/grader.md): deterministic by default there.
@@ -59,6 +63,22 @@ class Frontline:
         self.accounts = Accounts(self.store)
         self.progress = Progress(self.store, self.catalog, self.accounts)
         self.dashboard = Dashboard(self.store, self.catalog, self.accounts, self.progress)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._fixed_catalog or self.catalog_cache.get()
+
+    def scenario_of_call(self, record: CallRecord):
+        """The exact scenario revision a call was pinned to (falls back to the catalog for older calls)."""
+        pinned = json.loads(record.settings_json or "{}").get("revisions", {}).get("scenario")
+        if pinned:
+            from .content import ContentError
+            from .studio.revisions import parse_content
+            try:
+                return parse_content("scenario", self.revisions.get("scenario", pinned["id"], pinned["revision"]).yaml_text)
+            except (LookupError, ContentError):
+                log.warning("call %s: pinned scenario revision %s not found; using the catalog", record.id, pinned)
+        return self.catalog.scenarios.get(record.scenario_id)
 
     # backends are built lazily: the app starts without loading a model
     def customer_backend(self) -> LLMBackend:
@@ -116,7 +136,8 @@ class Frontline:
                                     curriculum_id=curriculum_id or None, module_id=(module_id or None) if curriculum_id else None,
                                     persona=persona, scenario=scenario,
                                     backend=backend, settings={"prompt_style": cfg.prompt_style, "temperature": cfg.temperature,
-                                                               "rubric": scenario.rubric},
+                                                               "rubric": scenario.rubric,
+                                                               "revisions": self.revisions.pin_call(persona, scenario)},
                                     prompt_style=cfg.prompt_style, temperature=cfg.temperature, retries=cfg.retries, sleep=self.sleep)
         with self._lock:
             self.live[session.id] = session
@@ -144,7 +165,8 @@ class Frontline:
         if record.status == "ended":
             raise RuntimeError("this call has ended")
         cfg = self.settings.customer
-        session = CallSession.resume(store=self.store, call_id=call_id, scenario=self.catalog.scenario(record.scenario_id),
+        session = CallSession.resume(store=self.store, call_id=call_id,
+                                     scenario=self.scenario_of_call(record) or self.catalog.scenario(record.scenario_id),
                                      backend=self.customer_backend(), prompt_style=cfg.prompt_style, temperature=cfg.temperature,
                                      retries=cfg.retries, sleep=self.sleep)
         with self._lock:
@@ -190,7 +212,7 @@ class Frontline:
 
     def grade_call(self, call_id: str) -> Scorecard:
         record = self.store.get_call(call_id)
-        scenario = self.catalog.scenarios.get(record.scenario_id)
+        scenario = self.scenario_of_call(record)
         persona = Persona.model_validate_json(record.persona_snapshot)
         turns = [Turn(t.speaker, t.text) for t in self.store.turns(call_id)]
         moods = [record.start_mood] + [t.mood_after for t in self.store.turns(call_id) if t.speaker == "customer" and t.mood_after is not None]
@@ -203,7 +225,8 @@ class Frontline:
                 pass_score = None
         card = self.grader_for(rubric_id).grade(turns, persona=persona, scenario=scenario, mood=moods, pass_score=pass_score)
         self.store.save_scorecard(call_id=call_id, rubric_id=card.rubric_id, rubric_hash=card.rubric_hash,
-                                  grader_model=card.grader_model, settings_json=json.dumps({"judge": self.use_judge}),
+                                  grader_model=card.grader_model, settings_json=json.dumps({"judge": self.use_judge,
+                                                            "revisions": json.loads(record.settings_json or "{}").get("revisions")}),
                                   overall=card.overall, passed=card.passed, result_json=card.model_dump_json())
         return card
 

@@ -105,6 +105,7 @@ class Store:
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
         from . import accounts, dashboard, progress  # noqa: F401  (their tables live on the shared metadata)
+        from .studio import revisions  # noqa: F401  (defines the content_revision table on the shared metadata)
         SQLModel.metadata.create_all(self.engine)
         add_missing_columns(self.engine)
 

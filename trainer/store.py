@@ -100,6 +100,7 @@ class Store:
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
+        from .voice import store as _voice_tables  # noqa: F401  (voice tables on the shared metadata)
         SQLModel.metadata.create_all(self.engine)
 
     def session(self) -> Session:

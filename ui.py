@@ -4,6 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from trainer import ui_handlers as h
+from trainer.ui_voice import build_voice_tab
 from trainer.service import Frontline
 
 CSS = ".brief table {font-size: 0.9em} footer {display: none !important}"
@@ -40,6 +41,8 @@ def build(app: Frontline) -> gr.Blocks:
                                        y_lim=[0, 10], height=260)
                     again = gr.Button("Retry this scenario", variant="primary")
 
+        voice = build_voice_tab(app)          # Voice practice + Grade a recording (trainer/ui_voice.py)
+
         with gr.Tab("My calls") as calls_tab:
             with gr.Row():
                 who = gr.Textbox(label="Trainee name", scale=2)
@@ -48,6 +51,7 @@ def build(app: Frontline) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=3):
                     past_chat = gr.Chatbot(label="Transcript", height=420, feedback_options=None)
+                    past_audio = gr.Audio(label="Call audio (voice calls and recordings)", type="filepath", interactive=False)
                 with gr.Column(scale=3):
                     past_plot = gr.LinePlot(x="customer turn", y="mood (0 calm – 10 furious)", title="Customer mood", y_lim=[0, 10], height=220)
                     past_card = gr.Markdown()
@@ -110,6 +114,7 @@ def build(app: Frontline) -> gr.Blocks:
             return h.open_call(app, cid)
 
         pick.change(on_pick, pick, [past_chat, past_card, past_plot])
+        pick.change(lambda cid: voice.call_audio(cid) if cid else None, pick, past_audio)
     return demo
 
 

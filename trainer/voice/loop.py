@@ -23,7 +23,7 @@ from ..call import CallSession, Reply
 from .audio import STT_RATE, write_wav
 from .metrics import fillers_in
 from .store import VoiceStore
-from .stt import SpeechToText, speech_spans
+from .stt import SpeechToText, Transcript, speech_spans
 from .tts import TextToSpeech, VoiceSettings
 
 log = logging.getLogger(__name__)
@@ -98,11 +98,13 @@ class VoiceTurnLoop:
         self.split_first_clause = split_first_clause
 
     def turn(self, call_id: str, audio: np.ndarray, *, eot_s: float = 0.0, arrived_at: float | None = None,
-             clock0: float | None = None) -> Iterator[VoiceEvent]:
+             clock0: float | None = None, transcript: Transcript | None = None, stt_wait_s: float = 0.0) -> Iterator[VoiceEvent]:
         """audio: the trainee's utterance, 16 kHz mono float32, ending when the end of the turn was detected.
         eot_s: how long end-of-turn detection took after the speech stopped (0 for push-to-talk).
         arrived_at: wall time at which the audio's last sample arrived (default: now).
-        clock0: wall time at which the call's clock started (for the speech-metric timeline)."""
+        clock0: wall time at which the call's clock started (for the speech-metric timeline).
+        transcript: already transcribed phrase by phrase during the turn (PhraseTranscriber); stt_wait_s is then
+        how long the end of it took after the end of the turn was detected."""
         t_start = self.clock()
         arrived_at = self.wall() if arrived_at is None else arrived_at
         session = self.session_for(call_id)
@@ -112,8 +114,10 @@ class VoiceTurnLoop:
         if session.pending is not None:
             yield VoiceEvent("error", "The customer's last reply is still missing: press 'Retry reply' first.")
             return
-        transcript = self.stt.transcribe(audio)
+        if transcript is None:
+            transcript = self.stt.transcribe(audio)
         t_stt = self.clock()
+        t_start -= stt_wait_s                # time spent on the transcript outside this call still counts
         text = transcript.text.strip()
         if not text:
             yield VoiceEvent("error", "I didn't catch that: nothing was heard. Speak again (check the microphone).",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,7 @@ class VoicePractice:
         self.config = config or VoiceConfig.from_env()
         self._stt = stt
         self._tts = tts
+        self._needs_warm_up = stt is None or tts is None      # the real models: load them when a voice call starts
         self.voice_store = VoiceStore(app.store)
         self.audio_root = Path(app.settings.home) / "audio"
 
@@ -86,7 +88,31 @@ class VoicePractice:
         session = self.app.start_call(trainee, scenario_id)
         self._check_persona_voice(session)
         self.voice_store.start(session.id, source="practice", clock0=time.time())
+        self.prefill(session.id)          # in the background: the trainee reads the brief meanwhile
+        if self._needs_warm_up:
+            self._needs_warm_up = False
+            threading.Thread(target=self.warm_up, daemon=True, name="voice-warm-up").start()
         return session
+
+    def prefill(self, call_id: str, *, wait: bool = False) -> None:
+        """Evaluate the customer prompt's fixed header now, while the trainee reads the brief, so that the first
+        reply only evaluates the new lines (llama.cpp reuses the cached prefix). Only for the in-process model."""
+        session = self.app.session(call_id)
+        backend = session.actor.backend
+        if not backend.name.startswith("local") or session.actor.style != "completion":
+            return
+        header = session.actor.completion_prompt([], _NoDirection())[: -len(session.persona.speaker_tag) - 2]
+
+        def run() -> None:
+            try:
+                for _ in backend.complete(header, max_tokens=1, temperature=0.0, stop=[]):
+                    pass
+            except Exception as exc:  # noqa: BLE001 - only a warm-up; the turn itself reports errors
+                log.warning("prefill failed: %s", exc)
+        if wait:
+            run()
+        else:
+            threading.Thread(target=run, daemon=True, name=f"prefill-{call_id[:8]}").start()
 
     def _check_persona_voice(self, session: CallSession) -> None:
         v = session.persona.voice
@@ -158,3 +184,9 @@ def json_get(text: str, key: str, default):
         return json.loads(text or "{}").get(key, default)
     except ValueError:
         return default
+
+
+class _NoDirection:
+    """Stands in for a Direction when rendering only the prompt's fixed part."""
+
+    text = ""

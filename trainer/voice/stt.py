@@ -140,8 +140,9 @@ class EndOfTurn:
     re-checked each time, so the cost per chunk stays flat however long the turn is."""
 
     def __init__(self, *, silence_ms: int = 500, threshold: float = 0.5, window_s: float = 3.0, min_speech_ms: int = 200,
-                 spans=speech_spans):
+                 pause_ms: int = 200, spans=speech_spans):
         self.silence_s = silence_ms / 1000
+        self.pause_s = pause_ms / 1000
         self.threshold = threshold
         self.window = int(window_s * STT_RATE)
         self.min_speech_s = min_speech_ms / 1000
@@ -153,6 +154,8 @@ class EndOfTurn:
         self.n = 0
         self.first_speech: float | None = None
         self.last_speech_end: float | None = None
+        self.new_pause: float | None = None         # set by feed(): a short pause just seen (seconds received), once per pause
+        self._reported = -1.0
 
     @property
     def received_s(self) -> float:
@@ -172,12 +175,53 @@ class EndOfTurn:
             if self.first_speech is None:
                 self.first_speech = spans[0][0]
             self.last_speech_end = spans[-1][1]
+        self.new_pause = None
         if self.first_speech is None or self.last_speech_end is None:
             return None
-        if self.received_s - self.last_speech_end >= self.silence_s:
+        silent_for = self.received_s - self.last_speech_end
+        if silent_for >= self.pause_s and self.last_speech_end > self._reported + 0.05:
+            self.new_pause = self.received_s
+            self._reported = self.last_speech_end
+        if silent_for >= self.silence_s:
             audio = np.concatenate(self.chunks)
             end = TurnEnd(audio=audio, speech_start=self.first_speech, speech_end=self.last_speech_end,
                           detected_at=self.received_s, vad_s=vad_s)
             self.reset()
             return end
         return None
+
+
+class PhraseTranscriber:
+    """Transcribes a turn phrase by phrase while the trainee is still talking: each time the VAD sees a short
+    pause, the audio up to it is transcribed, so when the end of the turn is detected only the last phrase
+    (usually already done during the end-of-turn silence) is left. Whisper has no incremental mode; this
+    gets the same effect by cutting at pauses, where no word is split."""
+
+    def __init__(self, stt: SpeechToText, *, min_phrase_s: float = 0.6):
+        self.stt = stt
+        self.min_phrase = int(min_phrase_s * STT_RATE)
+        self.done = 0                       # samples already transcribed
+        self.texts: list[str] = []
+        self.seconds = 0.0                  # compute spent
+
+    def pause(self, audio: np.ndarray, upto_s: float) -> bool:
+        """A pause was seen at `upto_s` (seconds into the turn): transcribe the phrase before it. Returns True if it ran."""
+        upto = int(upto_s * STT_RATE)
+        if upto - self.done < self.min_phrase:
+            return False
+        t = self.stt.transcribe(np.asarray(audio[self.done:upto], dtype=np.float32))
+        self.seconds += t.seconds
+        if t.text:
+            self.texts.append(t.text)
+        self.done = upto
+        return True
+
+    def finish(self, audio: np.ndarray) -> Transcript:
+        rest = np.asarray(audio[self.done:], dtype=np.float32)
+        if len(rest) >= int(0.2 * STT_RATE) and len(speech_spans(rest)) > 0:
+            t = self.stt.transcribe(rest)
+            self.seconds += t.seconds
+            if t.text:
+                self.texts.append(t.text)
+        self.done = len(audio)
+        return Transcript(text=" ".join(self.texts).strip(), segments=[], duration=len(audio) / STT_RATE, seconds=self.seconds)

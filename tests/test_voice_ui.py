@@ -1,0 +1,55 @@
+"""The voice tabs' handlers without a browser, and the app building with the voice tabs (no model loaded)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trainer.llm.fake import FakeLLM
+from trainer.service import Frontline
+from trainer.voice import handlers as vh
+from trainer.voice.fakes import FakeSTT, FakeTTS, transcript
+from trainer.voice.service import VoiceConfig, VoicePractice
+
+from .conftest import in_character_responder
+from .test_voice import AGENT, CUSTOMER, mic, write_stereo
+
+
+@pytest.fixture
+def app(store, catalog, dana):
+    return Frontline(store=store, catalog=catalog, customer_backend=FakeLLM(responder=in_character_responder(dana)), sleep=lambda s: None)
+
+
+def test_voice_call_through_handlers(app):
+    vp = VoicePractice(app, stt=FakeSTT(["Hello, you're through to Brightwave, Sam speaking."]), tts=FakeTTS(), config=VoiceConfig())
+    with pytest.raises(ValueError, match="name"):
+        vh.start(vp, " ", "double-billed-dana")
+    cid, hist, status = vh.start(vp, "Sam", "double-billed-dana")
+    with pytest.raises(ValueError, match="Nothing was recorded"):
+        list(vh.speak(vp, cid, None, hist))
+    updates = list(vh.speak(vp, cid, mic(), hist))
+    audio_chunks = [a for a, *_ in updates if a is not None]
+    assert audio_chunks and all(a[:4] == b"RIFF" for a in audio_chunks)            # streamed as WAV pieces
+    _, hist, status, ended = updates[-1]
+    assert hist[-2] == {"role": "user", "content": "Hello, you're through to Brightwave, Sam speaking."}
+    assert hist[-1]["role"] == "assistant" and "sorted" in hist[-1]["content"] and "Reply started" in status and not ended
+    md, replay = vh.end(vp, cid)
+    assert "Speech metrics" in md and "Speech delivery" in md and replay and replay.endswith("call.wav")
+
+
+def test_upload_through_handlers(app, tmp_path):
+    f = write_stereo(tmp_path / "call.wav", AGENT, CUSTOMER)
+    vp = VoicePractice(app, stt=FakeSTT([transcript(*AGENT), transcript(*CUSTOMER)]), tts=FakeTTS())
+    seen = []
+    md, hist, audio = vh.upload(vp, str(f), "Riley", "", "auto", "left", progress=lambda frac, msg: seen.append(msg))
+    assert "Stored against Riley" in md and "Speech metrics" in md and len(hist) == 4 and audio.endswith("recording.wav")
+    assert seen[0] == "decoding audio" and seen[-1] == "done"
+    with pytest.raises(ValueError, match="Choose a call recording"):
+        vh.upload(vp, None, "Riley", "", "auto", "left")
+
+
+def test_app_builds_with_voice_tabs_without_loading_models(app):
+    import ui
+    demo = ui.build(app)
+    labels = {getattr(b, "label", None) for b in demo.blocks.values()}
+    assert {"Voice practice", "Grade a recording"} <= labels
+    assert not any(getattr(b, "streaming", False) is False and getattr(b, "label", "") == "Customer" for b in demo.blocks.values())

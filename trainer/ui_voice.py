@@ -1,0 +1,103 @@
+"""The voice tabs of the web app: talk to the customer, and grade an uploaded call recording.
+Thin: every event calls a function in trainer.voice.handlers."""
+from __future__ import annotations
+
+import gradio as gr
+
+from . import ui_handlers as h
+from .voice import handlers as vh
+from .voice.service import VoicePractice
+
+
+def build_voice_tab(app, voice: VoicePractice | None = None) -> VoicePractice:
+    """Add the 'Voice practice' and 'Grade a recording' tabs to the gr.Blocks being built."""
+    vp = voice or VoicePractice(app)
+    with gr.Tab("Voice practice"):
+        call_id = gr.State("")
+        with gr.Row():
+            trainee = gr.Textbox(label="Your name", placeholder="e.g. Sam Patel", scale=1)
+            scenario = gr.Dropdown(choices=h.scenario_choices(app), label="Scenario", scale=3, value=None)
+        with gr.Row():
+            with gr.Column(scale=2):
+                brief = gr.Markdown("Pick a scenario to read its brief.", elem_classes=["brief"])
+                start = gr.Button("Start voice call", variant="primary")
+                status = gr.Markdown("")
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Call transcript", height=360, feedback_options=None)
+                mic = gr.Audio(sources=["microphone"], type="numpy", label="You — press record, speak, press stop (push to talk)",
+                               interactive=False)
+                customer = gr.Audio(label="Customer", streaming=True, autoplay=True, interactive=False)
+                end = gr.Button("End call & grade", variant="stop", interactive=False)
+        with gr.Row(visible=False) as result_row:
+            with gr.Column(scale=3):
+                card = gr.Markdown()
+            with gr.Column(scale=2):
+                replay = gr.Audio(label="Call audio (you left, customer right)", type="filepath", interactive=False)
+
+    with gr.Tab("Grade a recording"):
+        gr.Markdown("Upload a real call (WAV or MP3). A **stereo** contact-center export with the agent and the customer on "
+                    "separate channels gives exact speakers; a **mono** file is split by pauses (check the transcript). "
+                    "The call is graded with the same rubric and stored against the trainee, like a practice call.")
+        with gr.Row():
+            with gr.Column(scale=2):
+                up_file = gr.File(label="Call recording", file_types=[".wav", ".mp3"], type="filepath")
+                up_trainee = gr.Textbox(label="Trainee (agent) name")
+                up_scenario = gr.Dropdown(choices=[("None — a real call", "")] + h.scenario_choices(app), value="",
+                                          label="Scenario it followed (optional)")
+                with gr.Row():
+                    up_layout = gr.Radio(["auto", "stereo", "mono"], value="auto", label="Channels")
+                    up_channel = gr.Radio(["left", "right"], value="left", label="Agent's channel (stereo)")
+                up_go = gr.Button("Transcribe & grade", variant="primary")
+            with gr.Column(scale=3):
+                up_audio = gr.Audio(label="Recording", type="filepath", interactive=False)
+                up_chat = gr.Chatbot(label="Timed transcript", height=300, feedback_options=None)
+        up_card = gr.Markdown()
+
+    # ---------------- events
+    scenario.change(lambda s: h.brief_markdown(app, s), scenario, brief)
+
+    def on_start(name, sc):
+        try:
+            cid, hist, st = vh.start(vp, name, sc)
+        except Exception as exc:  # noqa: BLE001
+            raise gr.Error(str(exc))
+        return cid, hist, st, gr.update(interactive=True, value=None), gr.update(interactive=True), gr.update(visible=False)
+
+    start.click(on_start, [trainee, scenario], [call_id, chat, status, mic, end, result_row])
+
+    def on_utterance(cid, rec, hist):
+        try:
+            for audio, hist2, st, ended in vh.speak(vp, cid, rec, hist):
+                yield audio, hist2, st, gr.update(interactive=not ended) if ended else gr.update()
+        except ValueError as exc:
+            raise gr.Error(str(exc))
+        yield None, gr.skip(), gr.skip(), gr.update(value=None)          # clear the recorder for the next turn
+
+    turn = mic.stop_recording(on_utterance, [call_id, mic, chat], [customer, chat, status, mic])
+
+    def on_end(cid):
+        try:
+            md, audio = vh.end(vp, cid)
+        except Exception as exc:  # noqa: BLE001
+            raise gr.Error(str(exc))
+        return md, audio, gr.update(visible=True), gr.update(interactive=False), gr.update(interactive=False)
+
+    end.click(on_end, call_id, [card, replay, result_row, mic, end])
+
+    def auto_grade(cid):
+        session = app.live.get(cid)
+        if session is not None and session.ended:
+            return on_end(cid)
+        return (gr.skip(),) * 5
+
+    turn.then(auto_grade, call_id, [card, replay, result_row, mic, end])
+
+    def on_upload(path, name, sc, layout, channel, progress=gr.Progress()):
+        try:
+            md, hist, audio = vh.upload(vp, path, name, sc, layout, channel, progress=lambda f, m: progress(f, desc=m))
+        except Exception as exc:  # noqa: BLE001
+            raise gr.Error(str(exc))
+        return md, hist, audio
+
+    up_go.click(on_upload, [up_file, up_trainee, up_scenario, up_layout, up_channel], [up_card, up_chat, up_audio])
+    return vp

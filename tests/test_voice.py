@@ -353,3 +353,11 @@ def test_end_of_turn_detector_with_scripted_vad():
             break
     assert fired is not None and fired.detected_at == pytest.approx(2.5) and fired.speech_end == 2.0
     assert len(fired.audio) == int(2.5 * STT_RATE) and eot.received_s == 0     # reset for the next turn
+
+
+def test_cli_grade_recording_rejects_a_non_audio_file(tmp_path, capsys):
+    from trainer.cli import main
+    bad = tmp_path / "call.txt"
+    bad.write_text("Agent: hello")
+    assert main(["grade-recording", str(bad), "--trainee", "Riley"]) == 1
+    assert "Fix: upload a WAV or MP3" in capsys.readouterr().err

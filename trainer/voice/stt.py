@@ -139,12 +139,14 @@ class EndOfTurn:
     the trainee has spoken and then been silent for `silence_ms`. Only the last `window_s` seconds are
     re-checked each time, so the cost per chunk stays flat however long the turn is."""
 
-    def __init__(self, *, silence_ms: int = 500, threshold: float = 0.5, window_s: float = 3.0, min_speech_ms: int = 200,
+    def __init__(self, *, silence_ms: int = 500, threshold: float = 0.5, window_s: float = 3.0, min_speech_ms: int = 60,
                  pause_ms: int = 200, spans=speech_spans):
         self.silence_s = silence_ms / 1000
         self.pause_s = pause_ms / 1000
         self.threshold = threshold
         self.window = int(window_s * STT_RATE)
+        # short: speech that has only just resumed at the end of the window must count, or a pause mid-sentence
+        # would be taken for the end of the turn
         self.min_speech_s = min_speech_ms / 1000
         self._spans = spans
         self.reset()

@@ -51,7 +51,7 @@ def build(app: Frontline) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=3):
                     past_chat = gr.Chatbot(label="Transcript", height=420, feedback_options=None)
-                    past_audio = gr.Audio(label="Call audio (voice calls and recordings)", type="filepath", interactive=False)
+                    past_audio = gr.Audio(label="Call audio (voice calls and recordings)", interactive=False)
                 with gr.Column(scale=3):
                     past_plot = gr.LinePlot(x="customer turn", y="mood (0 calm – 10 furious)", title="Customer mood", y_lim=[0, 10], height=220)
                     past_card = gr.Markdown()
@@ -114,7 +114,7 @@ def build(app: Frontline) -> gr.Blocks:
             return h.open_call(app, cid)
 
         pick.change(on_pick, pick, [past_chat, past_card, past_plot])
-        pick.change(lambda cid: voice.call_audio(cid) if cid else None, pick, past_audio)
+        pick.change(lambda cid: voice.call_audio_bytes(cid) if cid else None, pick, past_audio)
     return demo
 
 

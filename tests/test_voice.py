@@ -161,7 +161,7 @@ def test_metrics_on_constructed_timings():
         Utterance("customer", 16.5, 18.0, "Hello? Are you there?", turn=4),                        # 4.5 s dead air before it
         Utterance("agent", 19.0, 22.0, "Yes, I can see both charges, I'll refund one today.", turn=5),
     ]
-    m = compute(utts)
+    m = compute(utts, source="recording")
     assert m.agent_talk_s == pytest.approx(10.0) and m.customer_talk_s == pytest.approx(7.0)
     assert m.talk_ratio == pytest.approx(10 / 17, abs=1e-3)
     assert m.agent_words == 14 + 9 + 10
@@ -170,6 +170,8 @@ def test_metrics_on_constructed_timings():
     assert [d["seconds"] for d in m.dead_air] == [4.5] and m.dead_air[0]["before_turn"] == 4
     assert len(m.talk_over) == 1 and m.talk_over[0]["turn"] == 3 and m.talk_over[0]["seconds"] == pytest.approx(1.0)
     assert m.response_latencies_s == [1.0] and m.response_latency_median_s == 1.0   # the talk-over is not a latency
+    # in a practice call, waiting for the simulated customer is the simulator's latency, not dead air
+    assert compute(utts, source="practice").dead_air == []
     md = markdown(m.to_dict())
     assert "Speech metrics" in md and "Dead air" in md and "um ×1" in md
 

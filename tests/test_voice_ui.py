@@ -33,7 +33,7 @@ def test_voice_call_through_handlers(app):
     assert hist[-2] == {"role": "user", "content": "Hello, you're through to Brightwave, Sam speaking."}
     assert hist[-1]["role"] == "assistant" and "sorted" in hist[-1]["content"] and "Reply started" in status and not ended
     md, replay = vh.end(vp, cid)
-    assert "Speech metrics" in md and "Speech delivery" in md and replay and replay.endswith("call.wav")
+    assert "Speech metrics" in md and "Speech delivery" in md and replay[:4] == b"RIFF"
 
 
 def test_upload_through_handlers(app, tmp_path):
@@ -41,7 +41,7 @@ def test_upload_through_handlers(app, tmp_path):
     vp = VoicePractice(app, stt=FakeSTT([transcript(*AGENT), transcript(*CUSTOMER)]), tts=FakeTTS())
     seen = []
     md, hist, audio = vh.upload(vp, str(f), "Riley", "", "auto", "left", progress=lambda frac, msg: seen.append(msg))
-    assert "Stored against Riley" in md and "Speech metrics" in md and len(hist) == 4 and audio.endswith("recording.wav")
+    assert "Stored against Riley" in md and "Speech metrics" in md and len(hist) == 4 and audio[:4] == b"RIFF"
     assert seen[0] == "decoding audio" and seen[-1] == "done"
     with pytest.raises(ValueError, match="Choose a call recording"):
         vh.upload(vp, None, "Riley", "", "auto", "left")
@@ -53,3 +53,13 @@ def test_app_builds_with_voice_tabs_without_loading_models(app):
     labels = {getattr(b, "label", None) for b in demo.blocks.values()}
     assert {"Voice practice", "Grade a recording"} <= labels
     assert not any(getattr(b, "streaming", False) is False and getattr(b, "label", "") == "Customer" for b in demo.blocks.values())
+
+
+def test_ffmpeg_is_provided_from_pypi(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+    from trainer.voice.ffmpeg import ensure_ffmpeg
+    monkeypatch.setenv("PATH", "/nonexistent")
+    exe = ensure_ffmpeg(tmp_path)
+    assert exe == str(tmp_path / "bin" / "ffmpeg") and shutil.which("ffmpeg") == exe
+    assert "aac" in subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout

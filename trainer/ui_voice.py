@@ -6,12 +6,14 @@ import gradio as gr
 
 from . import ui_handlers as h
 from .voice import handlers as vh
+from .voice.ffmpeg import ensure_ffmpeg
 from .voice.service import VoicePractice
 
 
 def build_voice_tab(app, voice: VoicePractice | None = None) -> VoicePractice:
     """Add the 'Voice practice' and 'Grade a recording' tabs to the gr.Blocks being built."""
     vp = voice or VoicePractice(app)
+    ensure_ffmpeg(app.settings.home)          # Gradio streams the customer's voice through ffmpeg
     with gr.Tab("Voice practice"):
         call_id = gr.State("")
         with gr.Row():
@@ -32,7 +34,7 @@ def build_voice_tab(app, voice: VoicePractice | None = None) -> VoicePractice:
             with gr.Column(scale=3):
                 card = gr.Markdown()
             with gr.Column(scale=2):
-                replay = gr.Audio(label="Call audio (you left, customer right)", type="filepath", interactive=False)
+                replay = gr.Audio(label="Call audio (you left, customer right)", interactive=False)
 
     with gr.Tab("Grade a recording"):
         gr.Markdown("Upload a real call (WAV or MP3). A **stereo** contact-center export with the agent and the customer on "
@@ -49,7 +51,7 @@ def build_voice_tab(app, voice: VoicePractice | None = None) -> VoicePractice:
                     up_channel = gr.Radio(["left", "right"], value="left", label="Agent's channel (stereo)")
                 up_go = gr.Button("Transcribe & grade", variant="primary")
             with gr.Column(scale=3):
-                up_audio = gr.Audio(label="Recording", type="filepath", interactive=False)
+                up_audio = gr.Audio(label="Recording", interactive=False)
                 up_chat = gr.Chatbot(label="Timed transcript", height=300, feedback_options=None)
         up_card = gr.Markdown()
 

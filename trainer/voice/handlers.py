@@ -60,15 +60,15 @@ def speak(vp: VoicePractice, call_id: str, recording: tuple[int, np.ndarray] | N
             yield None, history, f"⚠️ {ev.text}", False
 
 
-def end(vp: VoicePractice, call_id: str) -> tuple[str, str | None]:
+def end(vp: VoicePractice, call_id: str) -> tuple[str, bytes | None]:
     if not call_id:
         raise ValueError("Start a voice call first.")
     card = vp.end_call(call_id)
-    return scorecard_markdown(card), vp.call_audio(call_id)
+    return scorecard_markdown(card), vp.call_audio_bytes(call_id)
 
 
 def upload(vp: VoicePractice, path: str | None, trainee: str, scenario_id: str | None, layout: str, agent_channel: str,
-           progress: Callable[[float, str], None] | None = None) -> tuple[str, list[dict], str | None]:
+           progress: Callable[[float, str], None] | None = None) -> tuple[str, list[dict], bytes | None]:
     if not path:
         raise ValueError("Choose a call recording (WAV or MP3) first.")
     got = vp.import_recording(path, trainee=trainee, scenario_id=scenario_id or None, layout=layout,
@@ -76,4 +76,4 @@ def upload(vp: VoicePractice, path: str | None, trainee: str, scenario_id: str |
     history = [{"role": "user" if s == "agent" else "assistant", "content": t} for s, t in got.turns]
     head = (f"**Stored against {esc(trainee.strip())}** as a {got.layout} recording ({len(got.turns)} turns); "
             "it is listed under *My calls*.\n\n")
-    return head + scorecard_markdown(got.scorecard), history, vp.call_audio(got.call_id)
+    return head + scorecard_markdown(got.scorecard), history, vp.call_audio_bytes(got.call_id)

@@ -85,13 +85,14 @@ def compute(utterances: list[Utterance], *, dead_air_s: float = DEAD_AIR_S, sour
     n_fill = sum(fill.values())
     minutes = agent_talk / 60
 
-    # dead air: gaps in the union of everyone's speech
+    # dead air: gaps in the union of everyone's speech. In a practice call the wait for the simulated customer
+    # is the simulator's latency, not the trainee's silence, so only gaps before the agent speaks count there.
     dead = []
     merged = _merge([(u.start, u.end) for u in utts])
     for (_, end_a), (start_b, _) in zip(merged, merged[1:]):
         gap = start_b - end_a
-        if gap > dead_air_s:
-            nxt = next((u for u in utts if u.start >= start_b - 1e-6), None)
+        nxt = next((u for u in utts if u.start >= start_b - 1e-6), None)
+        if gap > dead_air_s and not (source == "practice" and nxt is not None and nxt.speaker == "customer"):
             dead.append({"start": round(end_a, 2), "seconds": round(gap, 2), "before_turn": nxt.turn if nxt else None})
 
     # talking over: the agent starts while the customer is still speaking

@@ -171,6 +171,12 @@ class VoicePractice:
         vc = self.voice_store.call(call_id)
         return vc.audio_path if vc and vc.audio_path and Path(vc.audio_path).is_file() else None
 
+    def call_audio_bytes(self, call_id: str) -> bytes | None:
+        """The call audio as bytes, for the browser. (Gradio probes a file path with ffprobe when ffmpeg is on PATH,
+        and the ffmpeg we provide comes without ffprobe; bytes skip the probe.)"""
+        path = self.call_audio(call_id)
+        return Path(path).read_bytes() if path else None
+
     def import_recording(self, path: str | Path, *, trainee: str, scenario_id: str | None = None, layout: str = "auto",
                          agent_channel: str = "left", progress=None):
         from .recording import import_recording

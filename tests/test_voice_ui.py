@@ -63,3 +63,28 @@ def test_ffmpeg_is_provided_from_pypi(tmp_path, monkeypatch):
     exe = ensure_ffmpeg(tmp_path)
     assert exe == str(tmp_path / "bin" / "ffmpeg") and shutil.which("ffmpeg") == exe
     assert "aac" in subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+
+
+def test_hands_free_turn_ends_by_voice_activity(app):
+    from trainer.voice.audio import STT_RATE
+    from trainer.voice.stt import EndOfTurn
+
+    def spans(audio, **kw):                     # scripted VAD: speech where the signal is loud
+        loud = np.nonzero(np.abs(audio) > 0.05)[0]
+        return [(loud[0] / STT_RATE, (loud[-1] + 1) / STT_RATE)] if len(loud) else []
+    stt = FakeSTT(["Hello, Brightwave, Sam speaking.", "How can I help?"])   # two phrases: cut at the pause
+    vp = VoicePractice(app, stt=stt, tts=FakeTTS(), end_of_turn=lambda: EndOfTurn(silence_ms=500, window_s=100, spans=spans))
+    cid, hist, _ = vh.start(vp, "Sam", "double-billed-dana")
+    rate = 48000
+    speech = (0.3 * np.sin(np.arange(rate) * 0.05) * 32767).astype(np.int16)       # 1 s "speech"
+    quiet = np.zeros(rate // 10, dtype=np.int16)                                    # 100 ms chunks of silence
+    state, ready, chunks = None, None, [speech] + [quiet] * 3 + [speech] + [quiet] * 8
+    for c in chunks:
+        state, ready = vh.listen(vp, cid, (rate, c), state)
+        if ready:
+            break
+    assert ready is not None and ready.transcript.text == "Hello, Brightwave, Sam speaking. How can I help?"
+    assert len(stt.calls) == 2 and 0.4 <= ready.eot_s <= 0.7
+    updates = list(vh.answer(vp, cid, ready, hist))
+    _, hist, status, _ = updates[-1]
+    assert hist[-2]["content"] == ready.transcript.text and "sorted" in hist[-1]["content"]

@@ -26,8 +26,13 @@ def build_voice_tab(app, voice: VoicePractice | None = None) -> VoicePractice:
                 status = gr.Markdown("")
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Call transcript", height=360, feedback_options=None)
-                mic = gr.Audio(sources=["microphone"], type="numpy", label="You — press record, speak, press stop (push to talk)",
-                               interactive=False)
+                mode = gr.Radio(["Hands-free", "Push to talk"], value="Hands-free", label="Turn taking", interactive=True)
+                hf_mic = gr.Audio(sources=["microphone"], type="numpy", streaming=True, interactive=False,
+                                  label="You — press Record once and talk; your turn ends when you stop speaking")
+                mic = gr.Audio(sources=["microphone"], type="numpy", label="You — press Record, speak, press Stop (push to talk)",
+                               interactive=False, visible=False)
+                hf_state, hf_ready = gr.State(None), gr.State(None)
+                hf_count = gr.Number(0, visible=False)
                 customer = gr.Audio(label="Customer", streaming=True, autoplay=True, interactive=False)
                 end = gr.Button("End call & grade", variant="stop", interactive=False)
         with gr.Row(visible=False) as result_row:
@@ -63,9 +68,26 @@ def build_voice_tab(app, voice: VoicePractice | None = None) -> VoicePractice:
             cid, hist, st = vh.start(vp, name, sc)
         except Exception as exc:  # noqa: BLE001
             raise gr.Error(str(exc))
-        return cid, hist, st, gr.update(interactive=True, value=None), gr.update(interactive=True), gr.update(visible=False)
+        return (cid, hist, st, gr.update(interactive=True, value=None), gr.update(interactive=True, value=None),
+                gr.update(interactive=True), gr.update(visible=False), None)
 
-    start.click(on_start, [trainee, scenario], [call_id, chat, status, mic, end, result_row])
+    start.click(on_start, [trainee, scenario], [call_id, chat, status, mic, hf_mic, end, result_row, hf_state])
+    mode.change(lambda m: (gr.update(visible=m == "Hands-free"), gr.update(visible=m != "Hands-free")), mode, [hf_mic, mic])
+
+    def on_chunk(cid, chunk, state, count):
+        state, ready = vh.listen(vp, cid, chunk, state)
+        if ready is None:
+            return state, gr.skip(), gr.skip()
+        return state, ready, (count or 0) + 1
+
+    hf_mic.stream(on_chunk, [call_id, hf_mic, hf_state, hf_count], [hf_state, hf_ready, hf_count], stream_every=0.2,
+                  time_limit=1800, concurrency_limit=None)
+
+    def on_ready(cid, ready, hist):
+        for audio, hist2, st, ended in vh.answer(vp, cid, ready, hist):
+            yield audio, hist2, st
+
+    hf_turn = hf_count.change(on_ready, [call_id, hf_ready, chat], [customer, chat, status])
 
     def on_utterance(cid, rec, hist):
         try:
@@ -84,7 +106,7 @@ def build_voice_tab(app, voice: VoicePractice | None = None) -> VoicePractice:
             raise gr.Error(str(exc))
         return md, audio, gr.update(visible=True), gr.update(interactive=False), gr.update(interactive=False)
 
-    end.click(on_end, call_id, [card, replay, result_row, mic, end])
+    end.click(on_end, call_id, [card, replay, result_row, mic, end]).then(lambda: gr.update(interactive=False), None, hf_mic)
 
     def auto_grade(cid):
         session = app.live.get(cid)
@@ -93,6 +115,7 @@ def build_voice_tab(app, voice: VoicePractice | None = None) -> VoicePractice:
         return (gr.skip(),) * 5
 
     turn.then(auto_grade, call_id, [card, replay, result_row, mic, end])
+    hf_turn.then(auto_grade, call_id, [card, replay, result_row, mic, end])
 
     def on_upload(path, name, sc, layout, channel, progress=gr.Progress()):
         try:

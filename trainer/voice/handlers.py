@@ -8,7 +8,7 @@ import numpy as np
 
 from ..ui_handlers import END_REASON, esc, scorecard_markdown
 from .audio import wav_bytes
-from .service import VoicePractice
+from .service import HandsFree, ReadyTurn, VoicePractice
 
 
 def start(vp: VoicePractice, trainee: str, scenario_id: str | None) -> tuple[str, list[dict], str]:
@@ -19,13 +19,14 @@ def start(vp: VoicePractice, trainee: str, scenario_id: str | None) -> tuple[str
     session = vp.start_call(trainee, scenario_id)
     p = session.persona
     intro = (f"📞 {'Incoming' if p.brief.direction == 'inbound' else 'Outgoing'} call — {p.name} is on the line. "
-             "Record what you say (press the microphone, speak, press stop); the customer answers out loud.")
+             "Hands-free: press Record once and talk; your turn ends when you stop speaking. "
+             "(Push to talk: record, speak, stop.) The customer answers out loud.")
     return session.id, [{"role": "assistant", "content": intro, "metadata": {"title": "Call connected"}}], "Connected. You speak first."
 
 
 def speak(vp: VoicePractice, call_id: str, recording: tuple[int, np.ndarray] | None, history: list[dict],
           *, arrived_at: float | None = None) -> Iterator[tuple[bytes | None, list[dict], str, bool]]:
-    """Yield (customer audio chunk as WAV bytes or None, chat history, status line, call ended)."""
+    """Push to talk. Yield (customer audio chunk as WAV bytes or None, chat history, status line, call ended)."""
     if not call_id:
         raise ValueError("Start a voice call first.")
     if recording is None:
@@ -33,9 +34,31 @@ def speak(vp: VoicePractice, call_id: str, recording: tuple[int, np.ndarray] | N
     rate, data = recording
     if data is None or len(data) == 0:
         raise ValueError("The recording is empty: check the microphone and try again.")
-    arrived_at = arrived_at or time.time()
+    yield from _reply(vp.turn(call_id, rate, data, arrived_at=arrived_at or time.time()), history)
+
+
+def listen(vp: VoicePractice, call_id: str, chunk: tuple[int, np.ndarray] | None, state: HandsFree | None
+           ) -> tuple[HandsFree | None, ReadyTurn | None]:
+    """Hands-free: one streamed microphone chunk in; a ReadyTurn out when the VAD says the trainee has finished."""
+    if not call_id or chunk is None:
+        return state, None
+    if state is None or state.call_id != call_id:
+        state = vp.hands_free(call_id)
+    rate, data = chunk
+    return state, state.feed(rate, data)
+
+
+def answer(vp: VoicePractice, call_id: str, ready: ReadyTurn | None, history: list[dict]
+           ) -> Iterator[tuple[bytes | None, list[dict], str, bool]]:
+    """Hands-free: the customer's spoken reply to a turn the VAD ended."""
+    if not call_id or ready is None:
+        return
+    yield from _reply(vp.ready_turn(call_id, ready), history)
+
+
+def _reply(events, history: list[dict]) -> Iterator[tuple[bytes | None, list[dict], str, bool]]:
     history = list(history or [])
-    for ev in vp.turn(call_id, rate, data, arrived_at=arrived_at):
+    for ev in events:
         if ev.kind == "agent_text":
             history.append({"role": "user", "content": ev.text})
             history.append({"role": "assistant", "content": "…"})

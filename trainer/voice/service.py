@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from ..grader import Scorecard
 from .audio import STT_RATE, to_stt, write_wav
 from .loop import VoiceEvent, VoiceTurnLoop
 from .store import VoiceStore
-from .stt import EndOfTurn, SpeechToText, WhisperSTT
+from .stt import EndOfTurn, PhraseTranscriber, SpeechToText, Transcript, WhisperSTT
 from .tts import PiperTTS, TextToSpeech
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,9 @@ class VoiceConfig:
 
 class VoicePractice:
     def __init__(self, app, *, stt: SpeechToText | None = None, tts: TextToSpeech | None = None,
-                 config: VoiceConfig | None = None):
+                 config: VoiceConfig | None = None, end_of_turn: Callable[[], EndOfTurn] | None = None):
         self.app = app
+        self._eot_factory = end_of_turn
         self.config = config or VoiceConfig.from_env()
         self._stt = stt
         self._tts = tts
@@ -132,7 +133,16 @@ class VoicePractice:
         yield from self.loop().turn(call_id, audio, eot_s=eot_s, arrived_at=arrived_at, clock0=vc.clock0)
 
     def end_of_turn(self) -> EndOfTurn:
-        return EndOfTurn(silence_ms=self.config.vad_silence_ms)
+        return self._eot_factory() if self._eot_factory else EndOfTurn(silence_ms=self.config.vad_silence_ms)
+
+    def hands_free(self, call_id: str) -> HandsFree:
+        return HandsFree(self, call_id)
+
+    def ready_turn(self, call_id: str, ready: ReadyTurn) -> Iterator[VoiceEvent]:
+        """The reply to a turn whose end the VAD detected (its transcript is already done)."""
+        vc = self.voice_store.call(call_id) or self.voice_store.start(call_id, source="practice", clock0=time.time())
+        yield from self.loop().turn(call_id, ready.audio, eot_s=ready.eot_s, arrived_at=ready.arrived_at, clock0=vc.clock0,
+                                    transcript=ready.transcript, stt_wait_s=ready.stt_wait_s)
 
     def end_call(self, call_id: str) -> Scorecard:
         card = self.app.end_call(call_id)
@@ -190,6 +200,43 @@ def json_get(text: str, key: str, default):
         return json.loads(text or "{}").get(key, default)
     except ValueError:
         return default
+
+
+@dataclass
+class ReadyTurn:
+    audio: np.ndarray                 # 16 kHz, the whole turn
+    transcript: Transcript
+    eot_s: float                      # end of speech → end of turn detected
+    stt_wait_s: float                 # transcription left after the end was detected
+    arrived_at: float
+
+
+class HandsFree:
+    """Hands-free turn taking for one call: feed microphone chunks as they stream in; returns a ReadyTurn when
+    the VAD has heard the trainee speak and then stop. Phrases are transcribed at short pauses meanwhile."""
+
+    def __init__(self, vp: "VoicePractice", call_id: str):
+        self.call_id = call_id
+        self.eot = vp.end_of_turn()
+        self.stt = vp.stt
+        self.phrases = PhraseTranscriber(self.stt)
+        self.turns = 0
+
+    def feed(self, sample_rate: int, data: np.ndarray) -> ReadyTurn | None:
+        if data is None or len(data) == 0:
+            return None
+        fired = self.eot.feed(to_stt(sample_rate, data))
+        if fired is None:
+            if self.eot.new_pause is not None:
+                self.phrases.pause(np.concatenate(self.eot.chunks), self.eot.new_pause)
+            return None
+        t0 = time.perf_counter()
+        transcript = self.phrases.finish(fired.audio)
+        stt_wait = time.perf_counter() - t0
+        self.phrases = PhraseTranscriber(self.stt)
+        self.turns += 1
+        return ReadyTurn(audio=fired.audio, transcript=transcript, eot_s=max(0.0, fired.detected_at - fired.speech_end),
+                         stt_wait_s=stt_wait, arrived_at=time.time())
 
 
 class _NoDirection:

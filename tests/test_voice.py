@@ -16,7 +16,7 @@ from trainer.llm.fake import FakeLLM, down
 from trainer.persona import Persona
 from trainer.service import Frontline
 from trainer.voice.audio import STT_RATE, to_stt, wav_bytes
-from trainer.voice.fakes import FakeExhausted, FakeSTT, FakeTTS, transcript
+from trainer.voice.fakes import FakeExhausted, FakeSTT, FakeTTS, energy_spans, transcript
 from trainer.voice.loop import SentenceChunker, VoiceTurnLoop
 from trainer.voice.metrics import Utterance, compute, fillers_in, markdown
 from trainer.voice.recording import split_mono, to_turns
@@ -88,7 +88,7 @@ def test_voice_turn_streams_reply_in_chunks_and_stores_timings(app, tmp_path):
 
 def test_voice_call_grades_with_speech_metrics_and_mixes_audio(app):
     stt = FakeSTT(["Hi, this is Sam at Brightwave. Can I take your account number?", "Thanks Dana, I'm sorry about that. Bye for now."])
-    vp = VoicePractice(app, stt=stt, tts=FakeTTS())
+    vp = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans)
     session = vp.start_call("Sam", "double-billed-dana")
     for _ in range(2):
         list(vp.turn(session.id, *mic()))
@@ -220,7 +220,7 @@ def write_stereo(path: Path, left_spans, right_spans, seconds: float = 12.0, rat
 def test_stereo_recording_is_graded_and_stored_against_the_trainee(app, tmp_path):
     f = write_stereo(tmp_path / "call.wav", AGENT, CUSTOMER)
     stt = FakeSTT([transcript(*AGENT), transcript(*CUSTOMER)])
-    vp = VoicePractice(app, stt=stt, tts=FakeTTS())
+    vp = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans)
     got = vp.import_recording(f, trainee="Riley Chen")
     assert got.layout == "stereo" and [s for s, _ in got.turns] == ["agent", "customer", "agent", "customer"]
     assert got.turns[1][1] == "Hi, I was charged twice this month."
@@ -237,7 +237,7 @@ def test_stereo_recording_is_graded_and_stored_against_the_trainee(app, tmp_path
 def test_agent_on_the_right_channel(app, tmp_path):
     f = write_stereo(tmp_path / "call.wav", CUSTOMER, AGENT)
     stt = FakeSTT([transcript(*AGENT), transcript(*CUSTOMER)])    # the agent's channel is transcribed first
-    got = VoicePractice(app, stt=stt, tts=FakeTTS()).import_recording(f, trainee="Riley", agent_channel="right")
+    got = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans).import_recording(f, trainee="Riley", agent_channel="right")
     assert got.turns[0] == ("agent", AGENT[0][2])
 
 
@@ -247,7 +247,7 @@ def test_mono_recording_falls_back_to_a_pause_split(app, tmp_path):
     f = tmp_path / "mono.wav"
     f.write_bytes(wav_bytes(data, 8000))
     stt = FakeSTT([transcript(*sorted(AGENT + CUSTOMER))])
-    got = VoicePractice(app, stt=stt, tts=FakeTTS()).import_recording(f, trainee="Riley", scenario_id="double-billed-dana")
+    got = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans).import_recording(f, trainee="Riley", scenario_id="double-billed-dana")
     assert got.layout == "mono" and [s for s, _ in got.turns] == ["agent", "customer", "agent", "customer"]
     assert any("mono recording" in x for x in got.scorecard.flags)
     assert app.store.get_call(got.call_id).persona_id == "double-billed-dana"
@@ -259,7 +259,7 @@ def test_identical_channels_are_treated_as_mono(app, tmp_path):
     f = tmp_path / "dup.wav"
     f.write_bytes(wav_bytes(np.stack([mono, mono], axis=1), 8000))
     stt = FakeSTT([transcript((0.5, 1.5, "Hello there."), (2.5, 3.5, "Hi."))])
-    got = VoicePractice(app, stt=stt, tts=FakeTTS()).import_recording(f, trainee="Riley")
+    got = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans).import_recording(f, trainee="Riley")
     assert got.layout == "mono" and len(stt.calls) == 1 and any("same audio" in x for x in got.notes)
 
 
@@ -281,7 +281,7 @@ def test_mp3_recording_decodes_with_pyav(app, tmp_path):
         for pkt in st.encode(None):
             out.mux(pkt)
     stt = FakeSTT([transcript(*AGENT), transcript(*CUSTOMER)])
-    got = VoicePractice(app, stt=stt, tts=FakeTTS()).import_recording(f, trainee="Riley")
+    got = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans).import_recording(f, trainee="Riley")
     assert got.layout == "stereo" and len(got.turns) == 4
 
 
@@ -363,3 +363,13 @@ def test_cli_grade_recording_rejects_a_non_audio_file(tmp_path, capsys):
     bad.write_text("Agent: hello")
     assert main(["grade-recording", str(bad), "--trainee", "Riley"]) == 1
     assert "Fix: upload a WAV or MP3" in capsys.readouterr().err
+
+
+def test_channel_segments_are_recut_at_pauses_and_words_in_silence_dropped():
+    from trainer.voice.recording import _utterances
+    from trainer.voice.stt import Segment, Transcript, Word
+    words = [Word(0.3, 0.6, "Thank"), Word(0.6, 0.9, "you"), Word(0.9, 1.4, "for calling."),
+             Word(6.0, 6.4, "I'm"), Word(6.4, 7.0, "sorry."), Word(11.0, 11.5, "Thank you.")]
+    t = Transcript(text="", segments=[Segment(0.3, 11.5, "Thank you for calling. I'm sorry. Thank you.", words)], duration=12)
+    utts = _utterances(t, "agent", spans=[(0.3, 1.4), (6.0, 7.0)])
+    assert [(u.start, u.end, u.text) for u in utts] == [(0.3, 1.4, "Thank you for calling."), (6.0, 7.0, "I'm sorry.")]

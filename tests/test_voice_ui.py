@@ -7,7 +7,7 @@ import pytest
 from trainer.llm.fake import FakeLLM
 from trainer.service import Frontline
 from trainer.voice import handlers as vh
-from trainer.voice.fakes import FakeSTT, FakeTTS, transcript
+from trainer.voice.fakes import FakeSTT, FakeTTS, energy_spans, transcript
 from trainer.voice.service import VoiceConfig, VoicePractice
 
 from .conftest import in_character_responder
@@ -38,7 +38,7 @@ def test_voice_call_through_handlers(app):
 
 def test_upload_through_handlers(app, tmp_path):
     f = write_stereo(tmp_path / "call.wav", AGENT, CUSTOMER)
-    vp = VoicePractice(app, stt=FakeSTT([transcript(*AGENT), transcript(*CUSTOMER)]), tts=FakeTTS())
+    vp = VoicePractice(app, stt=FakeSTT([transcript(*AGENT), transcript(*CUSTOMER)]), tts=FakeTTS(), vad=energy_spans)
     seen = []
     md, hist, audio = vh.upload(vp, str(f), "Riley", "", "auto", "left", progress=lambda frac, msg: seen.append(msg))
     assert "Stored against Riley" in md and "Speech metrics" in md and len(hist) == 4 and audio[:4] == b"RIFF"

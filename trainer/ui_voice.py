@@ -2,12 +2,16 @@
 Thin: every event calls a function in trainer.voice.handlers."""
 from __future__ import annotations
 
+import logging
+
 import gradio as gr
 
 from . import ui_handlers as h
 from .voice import handlers as vh
 from .voice.ffmpeg import ensure_ffmpeg
 from .voice.service import VoicePractice
+
+log = logging.getLogger(__name__)
 
 
 def build_voice_tab(app, voice: VoicePractice | None = None) -> VoicePractice:
@@ -75,6 +79,7 @@ def build_voice_tab(app, voice: VoicePractice | None = None) -> VoicePractice:
     mode.change(lambda m: (gr.update(visible=m == "Hands-free"), gr.update(visible=m != "Hands-free")), mode, [hf_mic, mic])
 
     def on_chunk(cid, chunk, state, count):
+        log.debug("mic chunk: %s", None if chunk is None else (chunk[0], getattr(chunk[1], "shape", None), float(abs(chunk[1]).mean()) if len(chunk[1]) else 0))
         state, ready = vh.listen(vp, cid, chunk, state)
         if ready is None:
             return state, gr.skip(), gr.skip()

@@ -68,3 +68,18 @@ class FakeTTS:
             raise RuntimeError(f"FakeTTS: scripted failure on {text!r}")
         self.calls.append((text, settings))
         return self.rate, np.zeros(int(0.06 * len(text) * self.rate), dtype=np.int16)
+
+
+def energy_spans(audio: np.ndarray, *, level: float = 0.02, gap_s: float = 0.3) -> list[tuple[float, float]]:
+    """A stand-in VAD for tests on synthetic signals (tones are not speech to Silero): loud stretches, in seconds."""
+    a = np.abs(np.asarray(audio, dtype=np.float32))
+    hop = STT_RATE // 100
+    loud = [i for i in range(0, len(a), hop) if a[i:i + hop].max(initial=0.0) > level]
+    spans: list[list[float]] = []
+    for i in loud:
+        t = i / STT_RATE
+        if spans and t - spans[-1][1] <= gap_s:
+            spans[-1][1] = t + hop / STT_RATE
+        else:
+            spans.append([t, t + hop / STT_RATE])
+    return [(a_, b_) for a_, b_ in spans]

@@ -41,9 +41,32 @@ class ImportedCall:
     notes: list[str] = field(default_factory=list)
 
 
-def _utterances(t: Transcript, speaker: str) -> list[Utterance]:
-    return [Utterance(speaker=speaker, start=s.start, end=s.end, text=s.text, n_words=len(s.words) if s.words else None)
-            for s in t.segments]
+def _utterances(t: Transcript, speaker: str, *, gap_s: float = 0.6,
+                spans: list[tuple[float, float]] | None = None) -> list[Utterance]:
+    """One channel's speech as utterances. Whisper may put several turns in one segment (its VAD glues speech
+    chunks together), so segments are re-cut by word timings wherever the speaker paused for gap_s; words
+    outside the channel's own VAD speech (whisper's "Thank you." in silence) are dropped."""
+    def heard(w) -> bool:
+        return spans is None or any(a - 0.3 <= (w.start + w.end) / 2 <= b + 0.3 for a, b in spans)
+    out: list[Utterance] = []
+    for s in t.segments:
+        if not s.words:
+            out.append(Utterance(speaker=speaker, start=s.start, end=s.end, text=s.text))
+            continue
+        run: list = []
+        for w in [w for w in s.words if heard(w)]:
+            if run and w.start - run[-1].end >= gap_s:
+                out.append(_run(run, speaker))
+                run = []
+            run.append(w)
+        if run:
+            out.append(_run(run, speaker))
+    return out
+
+
+def _run(words, speaker: str) -> Utterance:
+    return Utterance(speaker=speaker, start=words[0].start, end=words[-1].end,
+                     text=" ".join(w.text for w in words).strip(), n_words=len(words))
 
 
 def _channels_alike(a: np.ndarray, b: np.ndarray) -> bool:
@@ -96,8 +119,12 @@ def to_turns(utts: list[Utterance]) -> list[tuple[str, str, list[Utterance]]]:
 
 
 def transcribe_file(path: str | Path, stt: SpeechToText, *, layout: str = "auto", agent_channel: str = "left",
-                    progress: Callable[[float, str], None] | None = None) -> tuple[list[Utterance], str, list[str]]:
-    """Return (utterances, layout used, notes)."""
+                    progress: Callable[[float, str], None] | None = None,
+                    vad: Callable[[np.ndarray], list[tuple[float, float]]] | None = None) -> tuple[list[Utterance], str, list[str]]:
+    """Return (utterances, layout used, notes). vad: where each channel has speech (default: the Silero VAD)."""
+    if vad is None:
+        from .stt import speech_spans
+        vad = speech_spans
     path = Path(path)
     if path.suffix.lower() not in SUPPORTED:
         raise ValueError(f"{path.name}: unsupported file type. Fix: upload a WAV or MP3 recording ({', '.join(SUPPORTED)})")
@@ -134,7 +161,7 @@ def transcribe_file(path: str | Path, stt: SpeechToText, *, layout: str = "auto"
         ta = stt.transcribe(agent_audio, word_timestamps=True)
         progress(0.55, "transcribing the customer's channel")
         tc = stt.transcribe(cust_audio, word_timestamps=True)
-        utts = _utterances(ta, "agent") + _utterances(tc, "customer")
+        utts = (_utterances(ta, "agent", spans=vad(agent_audio)) + _utterances(tc, "customer", spans=vad(cust_audio)))
         layout_used = "stereo"
     else:
         progress(0.15, "transcribing")
@@ -151,13 +178,13 @@ def transcribe_file(path: str | Path, stt: SpeechToText, *, layout: str = "auto"
 
 def import_recording(app, path: str | Path, *, stt: SpeechToText, trainee: str, scenario_id: str | None = None,
                      layout: str = "auto", agent_channel: str = "left", audio_dir: Path | None = None,
-                     progress: Callable[[float, str], None] | None = None) -> ImportedCall:
+                     progress: Callable[[float, str], None] | None = None, vad=None) -> ImportedCall:
     path = Path(path)
     if not (trainee or "").strip():
         raise ValueError("Enter the trainee's name: the recording is stored against them.")
     scenario = app.catalog.scenario(scenario_id) if scenario_id else None
     persona = app.catalog.persona_for(scenario) if scenario else None
-    utts, layout_used, notes = transcribe_file(path, stt, layout=layout, agent_channel=agent_channel, progress=progress)
+    utts, layout_used, notes = transcribe_file(path, stt, layout=layout, agent_channel=agent_channel, progress=progress, vad=vad)
     turns = to_turns(utts)
 
     store = app.store

@@ -52,8 +52,10 @@ class VoiceConfig:
 
 class VoicePractice:
     def __init__(self, app, *, stt: SpeechToText | None = None, tts: TextToSpeech | None = None,
-                 config: VoiceConfig | None = None, end_of_turn: Callable[[], EndOfTurn] | None = None):
+                 config: VoiceConfig | None = None, end_of_turn: Callable[[], EndOfTurn] | None = None,
+                 vad: Callable[[np.ndarray], list[tuple[float, float]]] | None = None):
         self.app = app
+        self.vad = vad                      # where speech is in a clip (default: the Silero VAD in faster-whisper)
         self._eot_factory = end_of_turn
         self.config = config or VoiceConfig.from_env()
         self._stt = stt
@@ -83,7 +85,7 @@ class VoicePractice:
     def loop(self) -> VoiceTurnLoop:
         return VoiceTurnLoop(stt=self.stt, tts=self.tts, session_for=self.app.session, voice_store=self.voice_store,
                              audio_dir=self.audio_root if self.config.keep_audio else None,
-                             split_first_clause=self.config.split_first_clause)
+                             split_first_clause=self.config.split_first_clause, **({"spans": self.vad} if self.vad else {}))
 
     def start_call(self, trainee: str, scenario_id: str) -> CallSession:
         session = self.app.start_call(trainee, scenario_id)
@@ -191,7 +193,7 @@ class VoicePractice:
                          agent_channel: str = "left", progress=None):
         from .recording import import_recording
         return import_recording(self.app, path, stt=self.stt, trainee=trainee, scenario_id=scenario_id, layout=layout,
-                                agent_channel=agent_channel, audio_dir=self.audio_root, progress=progress)
+                                agent_channel=agent_channel, audio_dir=self.audio_root, progress=progress, vad=self.vad)
 
 
 def json_get(text: str, key: str, default):

@@ -10,6 +10,7 @@ from trainer import ui_handlers as h
 from trainer.accounts import ROLES
 from trainer.service import Frontline
 from trainer.ui_studio import build_coaching_panel, build_studio_tab
+from trainer.ui_voice import build_voice_tab
 
 CSS = """.brief table {font-size: 0.9em} footer {display: none !important}
 #login-box {max-width: 420px; margin: 40px auto 0 auto}
@@ -98,6 +99,9 @@ def build(app: Frontline) -> gr.Blocks:
                         pw_btn = gr.Button("Change password")
                         pw_msg = gr.Markdown()
 
+                # ------------------------------------------------------------ voice (trainer/ui_voice.py)
+                voice = build_voice_tab(app, token=token)     # Voice practice + Grade a recording
+
                 # ------------------------------------------------------------ my calls
                 with gr.Tab("My calls", id="calls") as calls_tab:
                     with gr.Row():
@@ -106,6 +110,7 @@ def build(app: Frontline) -> gr.Blocks:
                     with gr.Row():
                         with gr.Column(scale=3):
                             past_chat = gr.Chatbot(label="Transcript", height=420, feedback_options=None)
+                            past_audio = gr.Audio(label="Call audio (voice calls and recordings)", interactive=False)
                         with gr.Column(scale=3):
                             past_plot = gr.LinePlot(x="customer turn", y=MOOD_Y, title="Customer mood", y_lim=[0, 10], height=220)
                             past_card = gr.Markdown()
@@ -199,14 +204,15 @@ def build(app: Frontline) -> gr.Blocks:
                     admin_msg = gr.Markdown()
 
         # ================================================================ events
-        tabs = [practice_tab, progress_tab, calls_tab, dash_tab, studio_tab, admin_tab]
+        tab_names = ("practice", "voice", "recording", "progress", "calls", "dashboard", "studio", "admin")
+        tabs = [practice_tab, voice.tabs["voice"], voice.tabs["recording"], progress_tab, calls_tab, dash_tab, studio_tab, admin_tab]
 
         def show_session(tok):
             user = ua.session_user(app, tok)
             vis = ua.visible_tabs(user)
             return (gr.update(visible=user is None), gr.update(visible=user is not None),
                     ua.whoami_markdown(app, user) if user else "", gr.update(visible=user is not None),
-                    ua.first_run_hint(app), *[gr.update(visible=vis[k]) for k in ("practice", "progress", "calls", "dashboard", "studio", "admin")])
+                    ua.first_run_hint(app), *[gr.update(visible=vis[k]) for k in tab_names])
 
         session_outputs = [login_box, main_box, whoami, logout_btn, first_run, *tabs]
 
@@ -326,6 +332,10 @@ def build(app: Frontline) -> gr.Blocks:
             return h.open_call(app, tok, cid)
 
         pick.change(_err(on_pick), [token, pick], [past_chat, past_card, past_plot])
+        def on_pick_audio(tok, cid):
+            user = ua.session_user(app, tok)          # None (logged out) must never mean "trusted" here
+            return voice.call_audio_bytes(cid, actor=user) if cid and user else None
+        pick.change(_err(on_pick_audio), [token, pick], past_audio)
 
         # ---------------------------------------------------------------- dashboard
         def on_dash(tok, team_id):

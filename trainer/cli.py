@@ -288,6 +288,25 @@ def cmd_export(args) -> int:
         print(f"wrote {args.output}")
     else:
         sys.stdout.write(text)
+def cmd_grade_recording(args) -> int:
+    from .service import Frontline
+    from .voice.service import VoicePractice
+    app = Frontline()
+    vp = VoicePractice(app)
+    try:
+        got = vp.import_recording(args.file, trainee=args.trainee, scenario_id=args.scenario, layout=args.layout,
+                                  agent_channel=args.agent_channel,
+                                  progress=None if args.json else lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr))
+    except (ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not args.json:
+        print(f"call {got.call_id} stored against {args.trainee} ({got.layout}, {len(got.turns)} turns)")
+        for speaker, text in got.turns:
+            print(f"  {speaker.upper():8} {text}")
+        from .voice.metrics import markdown
+        print(markdown(got.metrics.to_dict()))
+    _print_card(got.scorecard, args.json)
     return 0
 
 
@@ -329,6 +348,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("model", help="assemble and verify the embedded model")
     p.add_argument("--verify", action="store_true", help="also check every part's checksum")
     p.set_defaults(fn=cmd_model)
+    p = sub.add_parser("grade-recording", help="transcribe a call recording (WAV/MP3) and grade it like a practice call")
+    p.add_argument("file")
+    p.add_argument("--trainee", required=True, help="the agent on the call; the call is stored against them")
+    p.add_argument("--scenario", help="scenario the call followed (optional; default rubric otherwise)")
+    p.add_argument("--layout", choices=["auto", "stereo", "mono"], default="auto")
+    p.add_argument("--agent-channel", choices=["left", "right"], default="left")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_grade_recording)
     p = sub.add_parser("app", help="run the web app")
     p.add_argument("--host")
     p.add_argument("--port", type=int)

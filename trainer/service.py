@@ -211,19 +211,25 @@ class Frontline:
         return Grader(self.catalog.rubrics[rubric_id], judge_backend=self.grader_backend(), sleep=self.sleep)
 
     def grade_call(self, call_id: str) -> Scorecard:
+        from .voice.store import metrics_for_call
         record = self.store.get_call(call_id)
+        meta = json.loads(record.settings_json or "{}")
         scenario = self.scenario_of_call(record)
-        persona = Persona.model_validate_json(record.persona_snapshot)
+        persona = Persona.model_validate_json(record.persona_snapshot) if record.persona_snapshot else None
         turns = [Turn(t.speaker, t.text) for t in self.store.turns(call_id)]
         moods = [record.start_mood] + [t.mood_after for t in self.store.turns(call_id) if t.speaker == "customer" and t.mood_after is not None]
-        rubric_id = scenario.rubric if scenario else "default"
+        if meta.get("source") == "recording":
+            moods = None                     # a real call: no simulated mood; the grader reads the customer's words
+        rubric_id = scenario.rubric if scenario else meta.get("rubric", "default")
         pass_score = None
         if record.curriculum_id and record.curriculum_id in self.catalog.curricula:   # a module's own pass mark
             try:
                 pass_score = self.catalog.curricula[record.curriculum_id].module(record.module_id or "").pass_score
             except KeyError:
                 pass_score = None
-        card = self.grader_for(rubric_id).grade(turns, persona=persona, scenario=scenario, mood=moods, pass_score=pass_score)
+        card = self.grader_for(rubric_id).grade(turns, persona=persona, scenario=scenario, mood=moods, pass_score=pass_score,
+                                                speech=metrics_for_call(self.store, call_id))
+        card.flags += meta.get("notes", [])
         self.store.save_scorecard(call_id=call_id, rubric_id=card.rubric_id, rubric_hash=card.rubric_hash,
                                   grader_model=card.grader_model, settings_json=json.dumps({"judge": self.use_judge,
                                                             "revisions": json.loads(record.settings_json or "{}").get("revisions")}),

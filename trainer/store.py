@@ -106,6 +106,7 @@ class Store:
                 cur.close()
         from . import accounts, dashboard, progress  # noqa: F401  (their tables live on the shared metadata)
         from .studio import revisions  # noqa: F401  (defines the content_revision table on the shared metadata)
+        from .voice import store as _voice_tables  # noqa: F401  (voice tables on the shared metadata)
         SQLModel.metadata.create_all(self.engine)
         add_missing_columns(self.engine)
 

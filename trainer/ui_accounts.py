@@ -12,6 +12,8 @@ from .ui_handlers import current_user
 
 TAB_ROLES = {                       # which tabs a role sees
     "practice": ("trainee", "trainer", "lead", "admin"),
+    "voice": ("trainee", "trainer", "lead", "admin"),
+    "recording": ("trainee", "trainer", "lead", "admin"),
     "progress": ("trainee", "trainer", "lead", "admin"),
     "calls": ("trainee", "trainer", "lead", "admin"),
     "dashboard": ("lead", "admin"),

@@ -158,6 +158,9 @@ def scorecard_markdown(card: Scorecard, turns=None) -> str:
         out += [f"{i}. {esc(tip)}" for i, tip in enumerate(card.coaching, 1)]
     out.append("### By dimension\n| Dimension | Score |\n|---|---|")
     out += [f"| {d.label} | {'n/a' if d.score is None else f'{d.score:.0f}'} |" for d in card.dimensions]
+    if card.speech:                                       # calls with audio: voice practice or an uploaded recording
+        from .voice.metrics import markdown as speech_markdown
+        out.append(speech_markdown(card.speech))
     out.append("### Criteria and evidence")
     for dim in card.dimensions:
         rows = [c for c in card.criteria if c.dimension == dim.id]

@@ -53,7 +53,7 @@ def make_org(store, catalog) -> Org:
 
 
 def record_call(app: Frontline, user: User, scenario_id: str, score: float, *, curriculum_id=None, module_id=None,
-                fatal: bool = False, dims: dict[str, float] | None = None, missed: list[str] = (), mode: str = "practice") -> str:
+                fatal: bool = False, dims: dict[str, float] | None = None, missed: list[str] = (), met: list[str] = (), mode: str = "practice") -> str:
     """A finished, graded call written straight to the store, with a chosen score (for testing the progress rules)."""
     store = app.store
     trainee = app.accounts.trainee_record(user)
@@ -64,6 +64,7 @@ def record_call(app: Frontline, user: User, scenario_id: str, score: float, *, c
     store.end_call(call.id, reason="agent_ended")
     dims = dims or {"empathy": score, "resolution": score}
     crit = [CriterionScore(id=c, dimension="empathy", description=f"criterion {c}", weight=1, verdict="not_met") for c in missed]
+    crit += [CriterionScore(id=c, dimension="empathy", description=f"criterion {c}", weight=1, verdict="met") for c in met]
     crit.append(CriterionScore(id="greeting", dimension="script_adherence", description="greeting", weight=1, verdict="met"))
     fatal_list = [CriterionScore(id="verify_before_disclosure", dimension="compliance", description="verify", weight=1,
                                  verdict="not_met", fatal=True)] if fatal else []

@@ -83,7 +83,8 @@ def build(app: Frontline) -> gr.Blocks:
                             my_assign = gr.HTML()
                     progress_html = gr.HTML()
                     with gr.Accordion("Certificates", open=True):
-                        with gr.Row():
+                        cert_none = gr.Markdown("No certificates yet: pass every module of a curriculum to earn one.")
+                        with gr.Row(visible=False) as cert_row:
                             cert_pick = gr.Dropdown(label="Certificate", choices=[], scale=3)
                             cert_file = gr.File(label="Printable page (open, then print)", scale=2, interactive=False)
                         cert_view = gr.HTML()
@@ -216,10 +217,13 @@ def build(app: Frontline) -> gr.Blocks:
                 return "", str(exc), gr.update()
             return tok, "", gr.update(value="")
 
-        def refresh_practice(tok):
+        def refresh_practice(tok, current=""):
+            """Module and past-call lists after login or a graded call; the chosen module stays chosen while it is offered."""
             if ua.session_user(app, tok) is None:
                 return gr.update(), gr.update()
-            return gr.update(choices=h.module_choices(app, tok), value=""), gr.update(choices=h.past_calls(app, tok), value=None)
+            choices = h.module_choices(app, tok)
+            keep = current if current in [v for _, v in choices] else ""
+            return gr.update(choices=choices, value=keep), gr.update(choices=h.past_calls(app, tok), value=None)
 
         login_ev = login_btn.click(on_login, [username, password], [token, login_msg, password])
         password.submit(on_login, [username, password], [token, login_msg, password]).then(
@@ -254,9 +258,10 @@ def build(app: Frontline) -> gr.Blocks:
             except Exception as exc:  # noqa: BLE001
                 raise gr.Error(str(exc)) from None
             return (cid, hist, meter if show and mode == "practice" else "", gr.update(interactive=True, value=""), gr.update(interactive=True),
-                    gr.update(interactive=True), "", gr.update(visible=False), gr.update(visible=False), gr.update(interactive=False))
+                    gr.update(interactive=True), "", gr.update(visible=False), gr.update(visible=False), gr.update(interactive=False),
+                    gr.update(interactive=False), gr.update(interactive=False))   # module and scenario stay fixed during the call
 
-        start_outputs = [call_id, chat, mood, msg, send, end, status, result_row, retry_reply, start]
+        start_outputs = [call_id, chat, mood, msg, send, end, status, result_row, retry_reply, start, module, scenario]
         start.click(on_start, [token, scenario, module, show_mood], start_outputs)
 
         def on_send(tok, cid, text, hist, show):
@@ -279,17 +284,18 @@ def build(app: Frontline) -> gr.Blocks:
                 md, frame = h.end_and_grade(app, tok, cid)
             except Exception as exc:  # noqa: BLE001
                 raise gr.Error(str(exc)) from None
+            free = app.store.get_call(cid).curriculum_id is None
             return (md, frame, gr.update(visible=True), gr.update(interactive=False), gr.update(interactive=False),
-                    gr.update(interactive=False), gr.update(interactive=True))
+                    gr.update(interactive=False), gr.update(interactive=True), gr.update(interactive=True), gr.update(interactive=free))
 
-        end_outputs = [card, plot, result_row, msg, send, end, start]
-        end.click(on_end, [token, call_id], end_outputs).then(refresh_practice, token, [module, pick])
+        end_outputs = [card, plot, result_row, msg, send, end, start, module, scenario]
+        end.click(on_end, [token, call_id], end_outputs).then(refresh_practice, [token, module], [module, pick])
 
         def auto_grade(tok, cid):
             session = app.live.get(cid)
             if session is not None and session.ended:
                 return on_end(tok, cid)
-            return (gr.update(),) * 7
+            return (gr.update(),) * 9
 
         for ev in (ev1, ev2):
             ev.then(auto_grade, [token, call_id], end_outputs)
@@ -299,9 +305,10 @@ def build(app: Frontline) -> gr.Blocks:
         def on_progress(tok):
             certs = ud.certificate_choices(app, tok)
             return (ud.what_next_markdown(app, tok), ud.assignments_html(app, tok), ud.progress_html(app, tok),
-                    gr.update(choices=certs, value=certs[-1][1] if certs else None))
+                    gr.update(choices=certs, value=certs[-1][1] if certs else None), gr.update(visible=not certs),
+                    gr.update(visible=bool(certs)))
 
-        progress_tab.select(_err(on_progress), token, [next_md, my_assign, progress_html, cert_pick])
+        progress_tab.select(_err(on_progress), token, [next_md, my_assign, progress_html, cert_pick, cert_none, cert_row])
 
         def on_cert(tok, code):
             if not code:

@@ -87,6 +87,9 @@ def test_assignments_to_a_team_and_to_people(org):
     assert "OVERDUE" in html and "before Friday" in html
     msg = ud.assign(app, org.token(org.lead_a), "curriculum:sales-track", team_a, ["ann"], False, "", "")
     assert msg == "Assigned to 1 trainee(s)."
+    app.dashboard.assign(org.lead_a, scenario_id="outage-frank", usernames=["ann"], due="2026-02-01")   # same thing again
+    ann_rows = app.dashboard.team_assignments(org.lead_a).query("trainee == 'Ann' and what.str.contains('internet')")
+    assert list(ann_rows["due"]) == ["2026-02-01"]                            # updated, not listed twice
 
 
 def test_coaching_comments_reach_the_trainee(org):

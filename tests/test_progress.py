@@ -68,10 +68,12 @@ def test_attempts_run_out_and_a_new_assignment_grants_more(org):
         app.progress.check_can_start(ann, ONB, "angry-caller")
     with pytest.raises(PermissionDenied, match="No attempts left"):
         h.start_call(app, org.token(ann), None, f"{ONB}/angry-caller")
-    app.dashboard.assign(org.lead_a, curriculum_id=ONB, usernames=["ann"])
     app.dashboard.assign(org.lead_a, curriculum_id=ONB, usernames=["ann"])       # assigned again: one more round
     m = next(m for m in app.progress.curriculum_progress(ann, ann, ONB).modules if m.module.id == "angry-caller")
     assert m.status == "available" and m.attempts_left == angry.max_attempts
+    app.dashboard.assign(org.lead_a, curriculum_id=ONB, usernames=["ann"], due="2030-01-01")   # not out of attempts: just updated
+    m = next(m for m in app.progress.curriculum_progress(ann, ann, ONB).modules if m.module.id == "angry-caller")
+    assert m.attempts_left == angry.max_attempts and len(app.progress.assignments_of(ann.id)) == 1
 
 
 def test_a_locked_module_cannot_be_started_through_the_ui(org):

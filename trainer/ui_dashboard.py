@@ -20,7 +20,7 @@ MEDAL_STYLE = {"gold": "#b8860b", "silver": "#708090", "bronze": "#a0522d"}
 
 def _pill(text: str, colour: str) -> str:
     return (f"<span style='background:{colour};color:#fff;border-radius:10px;padding:1px 8px;font-size:0.78em;"
-            f"font-weight:600;letter-spacing:0.5px'>{html.escape(text)}</span>")
+            f"font-weight:600;letter-spacing:0.5px;white-space:nowrap'>{html.escape(text)}</span>")
 
 
 def curriculum_html(cp: CurriculumProgress) -> str:

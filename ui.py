@@ -26,6 +26,20 @@ def _err(fn):
     return wrapped
 
 
+def _soft(fn, n_outputs: int):
+    """For form actions: an error becomes a warning toast and a message in the form's first output, and the other
+    outputs stay as they were (instead of every output showing an error badge)."""
+    def wrapped(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ua.ERRORS as exc:
+            text = str(exc).strip("'\"")
+            gr.Warning(text)
+            rest = [gr.update()] * (n_outputs - 1)
+            return (f"**Not done:** {text}", *rest) if rest else f"**Not done:** {text}"
+    return wrapped
+
+
 def build(app: Frontline) -> gr.Blocks:
     with gr.Blocks(title="Frontline — call practice") as demo:
         token = gr.BrowserState("", storage_key="frontline-session")
@@ -316,7 +330,7 @@ def build(app: Frontline) -> gr.Blocks:
             return ud.certificate_file(app, tok, code)
 
         cert_pick.change(_err(on_cert), [token, cert_pick], [cert_view, cert_file])
-        pw_btn.click(_err(lambda t, a, b, c: ua.change_own_password(app, t, a, b, c)), [token, pw_now, pw_new, pw_again], pw_msg)
+        pw_btn.click(_soft(lambda t, a, b, c: ua.change_own_password(app, t, a, b, c), 1), [token, pw_now, pw_new, pw_again], pw_msg)
 
         # ---------------------------------------------------------------- my calls
         refresh.click(_err(lambda t: gr.update(choices=h.past_calls(app, t), value=None)), token, pick)
@@ -363,13 +377,13 @@ def build(app: Frontline) -> gr.Blocks:
             chat_, card_, plot_ = h.open_call(app, tok, cid)
             return msg_, "", card_
 
-        comment_btn.click(_err(on_comment), [token, dash_call, comment], [comment_msg, comment, dash_card])
+        comment_btn.click(_soft(on_comment, 3), [token, dash_call, comment], [comment_msg, comment, dash_card])
 
         def on_assign(tok, what, team_id, who, whole, due, note):
             out = ud.assign(app, tok, what, team_id, who, whole, due, note)
             return out, ud.assignments_table(app, tok, team_id), ud.team_table(app, tok, team_id)
 
-        assign_btn.click(_err(on_assign), [token, assign_what, team, assign_who, assign_team, assign_due, assign_note],
+        assign_btn.click(_soft(on_assign, 3), [token, assign_what, team, assign_who, assign_team, assign_due, assign_note],
                          [assign_msg, assign_df, team_df])
         exp_csv.click(_err(lambda t, tm: ud.export_file(app, t, "csv", tm)), [token, team], exp_file)
         exp_xapi.click(_err(lambda t, tm: ud.export_file(app, t, "xapi", tm)), [token, team], exp_file)
@@ -397,7 +411,7 @@ def build(app: Frontline) -> gr.Blocks:
             def run(tok, *args):
                 text = fn(tok, *args)
                 return (text, *on_admin(tok))
-            return _err(run)
+            return _soft(run, 1 + len(admin_outputs))
 
         nu_btn.click(admin_action(lambda t, *a: ua.add_user(app, t, *a)), [token, nu_user, nu_name, nu_role, nu_team, nu_pw],
                      [admin_msg, *admin_outputs])

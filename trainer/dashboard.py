@@ -152,7 +152,10 @@ class Dashboard:
         if scenario_id:
             self.catalog.scenario(scenario_id)
         if isinstance(due, str):
-            due = date.fromisoformat(due.strip()) if due.strip() else None
+            try:
+                due = date.fromisoformat(due.strip()) if due.strip() else None
+            except ValueError:
+                raise AccountError(f"'{due}' is not a date; write the due date as YYYY-MM-DD, e.g. 2026-12-01.") from None
         if isinstance(due, date) and not isinstance(due, datetime):
             due = datetime.combine(due, time(23, 59), tzinfo=timezone.utc)
         targets: dict[int, User] = {}

@@ -432,7 +432,8 @@ def ensure_first_admin(app: Frontline) -> None:
     bar = "=" * 72
     print(f"{bar}\nNo accounts existed, so an admin was created:\n    username: admin\n    password: {password}\n"
           f"Sign in, then change it under My progress → My password, and add users under Admin.\n"
-          f"(For a populated demo team instead: .venv/bin/trainer seed-demo)\n{bar}", flush=True)
+          f"Lost it? Run: .venv/bin/trainer create-admin --username another-admin\n"
+          f"(For a populated demo team: .venv/bin/trainer seed-demo)\n{bar}", flush=True)
 
 
 def main(host: str | None = None, port: int | None = None) -> None:

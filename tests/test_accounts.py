@@ -243,3 +243,19 @@ def test_admin_handlers(org):
     with pytest.raises(NotLoggedIn):
         org.app.accounts.user_for_token(ann)
     assert isinstance(org.app.accounts.by_username("ann"), User)
+
+
+def test_first_start_creates_an_admin_and_says_how_to_sign_in(store, catalog, capsys):
+    import ui
+    from trainer.service import Frontline
+    from trainer.ui_accounts import first_run_hint
+    app = Frontline(store=store, catalog=catalog, customer_backend=lambda: None)
+    assert "create-admin" in first_run_hint(app)                              # nobody can sign in yet: say how
+    ui.ensure_first_admin(app)
+    out = capsys.readouterr().out
+    password = out.split("password: ")[1].split()[0]
+    assert "one-time password" in first_run_hint(app)
+    app.accounts.login("admin", password)
+    assert first_run_hint(app) == ""
+    ui.ensure_first_admin(app)                                                # only once
+    assert capsys.readouterr().out == ""

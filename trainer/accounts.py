@@ -178,6 +178,10 @@ class Accounts:
         with self.store.session() as s:
             return s.exec(select(User).where(User.role == "admin", User.active == True)).first() is not None  # noqa: E712
 
+    def anyone_signed_in(self) -> bool:
+        with self.store.session() as s:
+            return s.exec(select(User.id).where(User.last_login_at != None)).first() is not None  # noqa: E711
+
     def update_user(self, actor: User, username: str, *, role: str | None = None, team: str | None = None,
                     active: bool | None = None, display_name: str | None = None) -> User:
         """Admins change role, team ('' removes from the team), active flag and display name."""

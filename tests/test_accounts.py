@@ -259,3 +259,14 @@ def test_first_start_creates_an_admin_and_says_how_to_sign_in(store, catalog, ca
     assert first_run_hint(app) == ""
     ui.ensure_first_admin(app)                                                # only once
     assert capsys.readouterr().out == ""
+
+
+def test_only_trainers_and_admins_may_edit_content(org):
+    from trainer.accounts import require_content_editor
+    assert require_content_editor(org.trainer) is org.trainer
+    assert require_content_editor(org.admin) is org.admin
+    for user in (org.ann, org.lead_a):
+        with pytest.raises(PermissionDenied, match="trainer"):
+            require_content_editor(user)
+    with pytest.raises(NotLoggedIn):
+        require_content_editor(None)

@@ -121,6 +121,11 @@ def require_role(user: User | None, *roles: str) -> User:
     raise PermissionDenied(f"This needs the {' or '.join(roles)} role; you are signed in as a {user.role}.")
 
 
+def require_content_editor(user: User | None) -> User:
+    """For functions that change personas, scenarios, rubrics or curricula (the Studio): trainers and admins."""
+    return require_role(user, "trainer")
+
+
 class Accounts:
     def __init__(self, store: Store, *, clock=now):
         self.store = store

@@ -62,6 +62,7 @@ def build(app: Frontline) -> gr.Blocks:
             with gr.Tabs():
                 # ------------------------------------------------------------ practice
                 with gr.Tab("Practice", id="practice") as practice_tab:
+                    next_hint = gr.Markdown("")
                     with gr.Row():
                         module = gr.Dropdown(choices=[("Free practice (pick any scenario)", "")], label="Curriculum module", scale=3, value="")
                         scenario = gr.Dropdown(choices=h.scenario_choices(app), label="Scenario", scale=3, value=None)
@@ -124,9 +125,12 @@ def build(app: Frontline) -> gr.Blocks:
 
                 # ------------------------------------------------------------ dashboard (leads)
                 with gr.Tab("Dashboard", id="dashboard", visible=False) as dash_tab:
-                    with gr.Row():
+                    with gr.Row(equal_height=True):
                         team = gr.Dropdown(label="Team", choices=[], scale=3)
                         dash_refresh = gr.Button("Refresh", scale=1)
+                        exp_csv = gr.Button("Export sessions (CSV)", scale=1)
+                        exp_xapi = gr.Button("Export xAPI statements", scale=1)
+                    exp_file = gr.File(label="Export (download)", interactive=False, visible=False, height=80)
                     gr.Markdown("### Team\nClick a column header to sort; type in the search box to filter.")
                     team_df = gr.Dataframe(interactive=False, show_search="filter", wrap=True)
                     with gr.Row():
@@ -135,7 +139,8 @@ def build(app: Frontline) -> gr.Blocks:
                                                      height=340, x_label_angle=-35, y_lim=[0, 100])
                         with gr.Column(scale=3):
                             gr.Markdown("### Assignments")
-                            assign_df = gr.Dataframe(interactive=False, show_search="filter", wrap=True, max_height=300)
+                            assign_df = gr.Dataframe(interactive=False, show_search="filter", wrap=True, max_height=300,
+                                                     column_widths=["16%", "22%", "42%", "20%"])
                     with gr.Accordion("Assign a curriculum or scenario", open=False):
                         with gr.Row():
                             assign_what = gr.Dropdown(label="What", choices=ud.assignable(app), scale=3)
@@ -163,10 +168,6 @@ def build(app: Frontline) -> gr.Blocks:
                         with gr.Column(scale=3):
                             dash_plot = gr.LinePlot(x="customer turn", y=MOOD_Y, title="Customer mood", y_lim=[0, 10], height=200)
                             dash_card = gr.Markdown()
-                    with gr.Row():
-                        exp_csv = gr.Button("Export sessions (CSV)")
-                        exp_xapi = gr.Button("Export xAPI statements (JSON)")
-                        exp_file = gr.File(label="Export", interactive=False)
 
                 # ------------------------------------------------------------ studio (trainers): filled by trainer/ui_studio.py
                 with gr.Tab("Studio", id="studio", visible=False) as studio_tab:
@@ -234,16 +235,17 @@ def build(app: Frontline) -> gr.Blocks:
         def refresh_practice(tok, current=""):
             """Module and past-call lists after login or a graded call; the chosen module stays chosen while it is offered."""
             if ua.session_user(app, tok) is None:
-                return gr.update(), gr.update()
+                return gr.update(), gr.update(), ""
             choices = h.module_choices(app, tok)
             keep = current if current in [v for _, v in choices] else ""
-            return gr.update(choices=choices, value=keep), gr.update(choices=h.past_calls(app, tok), value=None)
+            return (gr.update(choices=choices, value=keep), gr.update(choices=h.past_calls(app, tok), value=None),
+                    ud.next_hint_markdown(app, tok))
 
         login_ev = login_btn.click(on_login, [username, password], [token, login_msg, password])
         password.submit(on_login, [username, password], [token, login_msg, password]).then(
-            show_session, token, session_outputs).then(refresh_practice, token, [module, pick])
-        login_ev.then(show_session, token, session_outputs).then(refresh_practice, token, [module, pick])
-        demo.load(show_session, token, session_outputs).then(refresh_practice, token, [module, pick])
+            show_session, token, session_outputs).then(refresh_practice, token, [module, pick, next_hint])
+        login_ev.then(show_session, token, session_outputs).then(refresh_practice, token, [module, pick, next_hint])
+        demo.load(show_session, token, session_outputs).then(refresh_practice, token, [module, pick, next_hint])
 
         def on_logout(tok):
             ua.logout(app, tok)
@@ -303,7 +305,7 @@ def build(app: Frontline) -> gr.Blocks:
                     gr.update(interactive=False), gr.update(interactive=True), gr.update(interactive=True), gr.update(interactive=free))
 
         end_outputs = [card, plot, result_row, msg, send, end, start, module, scenario]
-        end.click(on_end, [token, call_id], end_outputs).then(refresh_practice, [token, module], [module, pick])
+        end.click(on_end, [token, call_id], end_outputs).then(refresh_practice, [token, module], [module, pick, next_hint])
 
         def auto_grade(tok, cid):
             session = app.live.get(cid)
@@ -385,8 +387,8 @@ def build(app: Frontline) -> gr.Blocks:
 
         assign_btn.click(_soft(on_assign, 3), [token, assign_what, team, assign_who, assign_team, assign_due, assign_note],
                          [assign_msg, assign_df, team_df])
-        exp_csv.click(_err(lambda t, tm: ud.export_file(app, t, "csv", tm)), [token, team], exp_file)
-        exp_xapi.click(_err(lambda t, tm: ud.export_file(app, t, "xapi", tm)), [token, team], exp_file)
+        exp_csv.click(_err(lambda t, tm: gr.update(value=ud.export_file(app, t, "csv", tm), visible=True)), [token, team], exp_file)
+        exp_xapi.click(_err(lambda t, tm: gr.update(value=ud.export_file(app, t, "xapi", tm), visible=True)), [token, team], exp_file)
 
         # ---------------------------------------------------------------- admin
         def on_admin(tok):

@@ -163,6 +163,9 @@ def test_an_assignment_comes_first_in_what_next_and_shows_overdue(org):
     assert recs[0].kind == "scenario" and recs[0].scenario_id == "outage-frank" and recs[0].due_at is not None
     [row] = app.progress.my_assignments(ann, ann)
     assert row["status"] == "overdue"
+    from trainer.ui_dashboard import next_hint_markdown
+    hint = next_hint_markdown(app, org.token(ann))
+    assert "1 assignment(s) overdue" in hint and "Four days without internet" in hint
     record_call(app, ann, "outage-frank", 90)                                 # passed after it was assigned: done
     assert app.progress.my_assignments(ann, ann)[0]["status"] == "done"
 

@@ -288,11 +288,10 @@ class Progress:
             if a.curriculum_id and a.curriculum_id in progress:
                 nxt = progress[a.curriculum_id].next_module()
                 if nxt:
-                    recs.append(Recommendation("module", nxt.module.scenario, f"Assigned: {progress[a.curriculum_id].curriculum.title}",
+                    recs.append(Recommendation("module", nxt.module.scenario, f"assigned: {progress[a.curriculum_id].curriculum.title}",
                                                a.curriculum_id, nxt.module.id, due_at=aware(a.due_at)))
             elif a.scenario_id and a.scenario_id in self.catalog.scenarios:
-                recs.append(Recommendation("scenario", a.scenario_id, f"Assigned: {self.catalog.scenarios[a.scenario_id].title}",
-                                           due_at=aware(a.due_at)))
+                recs.append(Recommendation("scenario", a.scenario_id, "assigned by your team lead", due_at=aware(a.due_at)))
             if recs:
                 break
         # 2. the next module of a curriculum already started (or the first curriculum)
@@ -301,7 +300,7 @@ class Progress:
             for cp in started + [cp for cp in progress.values() if cp not in started]:
                 nxt = cp.next_module()
                 if nxt:
-                    recs.append(Recommendation("module", nxt.module.scenario, f"Next in {cp.curriculum.title}", cp.curriculum.id, nxt.module.id))
+                    recs.append(Recommendation("module", nxt.module.scenario, f"next in {cp.curriculum.title}", cp.curriculum.id, nxt.module.id))
                     break
         # 3. a practice call aimed at the weakest dimension
         weak = self.weakest_dimension(attempts)

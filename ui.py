@@ -28,6 +28,20 @@ def _err(fn):
     return wrapped
 
 
+def _soft(fn, n_outputs: int):
+    """For form actions: an error becomes a warning toast and a message in the form's first output, and the other
+    outputs stay as they were (instead of every output showing an error badge)."""
+    def wrapped(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ua.ERRORS as exc:
+            text = str(exc).strip("'\"")
+            gr.Warning(text)
+            rest = [gr.update()] * (n_outputs - 1)
+            return (f"**Not done:** {text}", *rest) if rest else f"**Not done:** {text}"
+    return wrapped
+
+
 def build(app: Frontline) -> gr.Blocks:
     with gr.Blocks(title="Frontline — call practice") as demo:
         token = gr.BrowserState("", storage_key="frontline-session")
@@ -50,6 +64,7 @@ def build(app: Frontline) -> gr.Blocks:
             with gr.Tabs():
                 # ------------------------------------------------------------ practice
                 with gr.Tab("Practice", id="practice") as practice_tab:
+                    next_hint = gr.Markdown("")
                     with gr.Row():
                         module = gr.Dropdown(choices=[("Free practice (pick any scenario)", "")], label="Curriculum module", scale=3, value="")
                         scenario = gr.Dropdown(choices=h.scenario_choices(app), label="Scenario", scale=3, value=None)
@@ -87,7 +102,8 @@ def build(app: Frontline) -> gr.Blocks:
                             my_assign = gr.HTML()
                     progress_html = gr.HTML()
                     with gr.Accordion("Certificates", open=True):
-                        with gr.Row():
+                        cert_none = gr.Markdown("No certificates yet: pass every module of a curriculum to earn one.")
+                        with gr.Row(visible=False) as cert_row:
                             cert_pick = gr.Dropdown(label="Certificate", choices=[], scale=3)
                             cert_file = gr.File(label="Printable page (open, then print)", scale=2, interactive=False)
                         cert_view = gr.HTML()
@@ -117,9 +133,12 @@ def build(app: Frontline) -> gr.Blocks:
 
                 # ------------------------------------------------------------ dashboard (leads)
                 with gr.Tab("Dashboard", id="dashboard", visible=False) as dash_tab:
-                    with gr.Row():
+                    with gr.Row(equal_height=True):
                         team = gr.Dropdown(label="Team", choices=[], scale=3)
                         dash_refresh = gr.Button("Refresh", scale=1)
+                        exp_csv = gr.Button("Export sessions (CSV)", scale=1)
+                        exp_xapi = gr.Button("Export xAPI statements", scale=1)
+                    exp_file = gr.File(label="Export (download)", interactive=False, visible=False, height=80)
                     gr.Markdown("### Team\nClick a column header to sort; type in the search box to filter.")
                     team_df = gr.Dataframe(interactive=False, show_search="filter", wrap=True)
                     with gr.Row():
@@ -128,7 +147,8 @@ def build(app: Frontline) -> gr.Blocks:
                                                      height=340, x_label_angle=-35, y_lim=[0, 100])
                         with gr.Column(scale=3):
                             gr.Markdown("### Assignments")
-                            assign_df = gr.Dataframe(interactive=False, show_search="filter", wrap=True, max_height=300)
+                            assign_df = gr.Dataframe(interactive=False, show_search="filter", wrap=True, max_height=300,
+                                                     column_widths=["16%", "22%", "42%", "20%"])
                     with gr.Accordion("Assign a curriculum or scenario", open=False):
                         with gr.Row():
                             assign_what = gr.Dropdown(label="What", choices=ud.assignable(app), scale=3)
@@ -156,10 +176,6 @@ def build(app: Frontline) -> gr.Blocks:
                         with gr.Column(scale=3):
                             dash_plot = gr.LinePlot(x="customer turn", y=MOOD_Y, title="Customer mood", y_lim=[0, 10], height=200)
                             dash_card = gr.Markdown()
-                    with gr.Row():
-                        exp_csv = gr.Button("Export sessions (CSV)")
-                        exp_xapi = gr.Button("Export xAPI statements (JSON)")
-                        exp_file = gr.File(label="Export", interactive=False)
 
                 # ------------------------------------------------------------ studio (trainers): filled by trainer/ui_studio.py
                 with gr.Tab("Studio", id="studio", visible=False) as studio_tab:
@@ -224,16 +240,20 @@ def build(app: Frontline) -> gr.Blocks:
                 return "", str(exc), gr.update()
             return tok, "", gr.update(value="")
 
-        def refresh_practice(tok):
+        def refresh_practice(tok, current=""):
+            """Module and past-call lists after login or a graded call; the chosen module stays chosen while it is offered."""
             if ua.session_user(app, tok) is None:
-                return gr.update(), gr.update()
-            return gr.update(choices=h.module_choices(app, tok), value=""), gr.update(choices=h.past_calls(app, tok), value=None)
+                return gr.update(), gr.update(), ""
+            choices = h.module_choices(app, tok)
+            keep = current if current in [v for _, v in choices] else ""
+            return (gr.update(choices=choices, value=keep), gr.update(choices=h.past_calls(app, tok), value=None),
+                    ud.next_hint_markdown(app, tok))
 
         login_ev = login_btn.click(on_login, [username, password], [token, login_msg, password])
         password.submit(on_login, [username, password], [token, login_msg, password]).then(
-            show_session, token, session_outputs).then(refresh_practice, token, [module, pick])
-        login_ev.then(show_session, token, session_outputs).then(refresh_practice, token, [module, pick])
-        demo.load(show_session, token, session_outputs).then(refresh_practice, token, [module, pick])
+            show_session, token, session_outputs).then(refresh_practice, token, [module, pick, next_hint])
+        login_ev.then(show_session, token, session_outputs).then(refresh_practice, token, [module, pick, next_hint])
+        demo.load(show_session, token, session_outputs).then(refresh_practice, token, [module, pick, next_hint])
 
         def on_logout(tok):
             ua.logout(app, tok)
@@ -264,9 +284,10 @@ def build(app: Frontline) -> gr.Blocks:
             except Exception as exc:  # noqa: BLE001
                 raise gr.Error(str(exc)) from None
             return (cid, hist, meter if show and mode == "practice" else "", gr.update(interactive=True, value=""), gr.update(interactive=True),
-                    gr.update(interactive=True), "", gr.update(visible=False), gr.update(visible=False), gr.update(interactive=False))
+                    gr.update(interactive=True), "", gr.update(visible=False), gr.update(visible=False), gr.update(interactive=False),
+                    gr.update(interactive=False), gr.update(interactive=False))   # module and scenario stay fixed during the call
 
-        start_outputs = [call_id, chat, mood, msg, send, end, status, result_row, retry_reply, start]
+        start_outputs = [call_id, chat, mood, msg, send, end, status, result_row, retry_reply, start, module, scenario]
         ev0 = start.click(on_start, [token, scenario, module, show_mood], start_outputs)
 
         def on_send(tok, cid, text, hist, show):
@@ -289,17 +310,18 @@ def build(app: Frontline) -> gr.Blocks:
                 md, frame = h.end_and_grade(app, tok, cid)
             except Exception as exc:  # noqa: BLE001
                 raise gr.Error(str(exc)) from None
+            free = app.store.get_call(cid).curriculum_id is None
             return (md, frame, gr.update(visible=True), gr.update(interactive=False), gr.update(interactive=False),
-                    gr.update(interactive=False), gr.update(interactive=True))
+                    gr.update(interactive=False), gr.update(interactive=True), gr.update(interactive=True), gr.update(interactive=free))
 
-        end_outputs = [card, plot, result_row, msg, send, end, start]
-        end.click(on_end, [token, call_id], end_outputs).then(refresh_practice, token, [module, pick])
+        end_outputs = [card, plot, result_row, msg, send, end, start, module, scenario]
+        end.click(on_end, [token, call_id], end_outputs).then(refresh_practice, [token, module], [module, pick, next_hint])
 
         def auto_grade(tok, cid):
             session = app.live.get(cid)
             if session is not None and session.ended:
                 return on_end(tok, cid)
-            return (gr.update(),) * 7
+            return (gr.update(),) * 9
 
         for ev in (ev1, ev2):
             ev.then(auto_grade, [token, call_id], end_outputs)
@@ -310,9 +332,10 @@ def build(app: Frontline) -> gr.Blocks:
         def on_progress(tok):
             certs = ud.certificate_choices(app, tok)
             return (ud.what_next_markdown(app, tok), ud.assignments_html(app, tok), ud.progress_html(app, tok),
-                    gr.update(choices=certs, value=certs[-1][1] if certs else None))
+                    gr.update(choices=certs, value=certs[-1][1] if certs else None), gr.update(visible=not certs),
+                    gr.update(visible=bool(certs)))
 
-        progress_tab.select(_err(on_progress), token, [next_md, my_assign, progress_html, cert_pick])
+        progress_tab.select(_err(on_progress), token, [next_md, my_assign, progress_html, cert_pick, cert_none, cert_row])
 
         def on_cert(tok, code):
             if not code:
@@ -320,7 +343,7 @@ def build(app: Frontline) -> gr.Blocks:
             return ud.certificate_file(app, tok, code)
 
         cert_pick.change(_err(on_cert), [token, cert_pick], [cert_view, cert_file])
-        pw_btn.click(_err(lambda t, a, b, c: ua.change_own_password(app, t, a, b, c)), [token, pw_now, pw_new, pw_again], pw_msg)
+        pw_btn.click(_soft(lambda t, a, b, c: ua.change_own_password(app, t, a, b, c), 1), [token, pw_now, pw_new, pw_again], pw_msg)
 
         # ---------------------------------------------------------------- my calls
         refresh.click(_err(lambda t: gr.update(choices=h.past_calls(app, t), value=None)), token, pick)
@@ -371,16 +394,16 @@ def build(app: Frontline) -> gr.Blocks:
             chat_, card_, plot_ = h.open_call(app, tok, cid)
             return msg_, "", card_
 
-        comment_btn.click(_err(on_comment), [token, dash_call, comment], [comment_msg, comment, dash_card])
+        comment_btn.click(_soft(on_comment, 3), [token, dash_call, comment], [comment_msg, comment, dash_card])
 
         def on_assign(tok, what, team_id, who, whole, due, note):
             out = ud.assign(app, tok, what, team_id, who, whole, due, note)
             return out, ud.assignments_table(app, tok, team_id), ud.team_table(app, tok, team_id)
 
-        assign_btn.click(_err(on_assign), [token, assign_what, team, assign_who, assign_team, assign_due, assign_note],
+        assign_btn.click(_soft(on_assign, 3), [token, assign_what, team, assign_who, assign_team, assign_due, assign_note],
                          [assign_msg, assign_df, team_df])
-        exp_csv.click(_err(lambda t, tm: ud.export_file(app, t, "csv", tm)), [token, team], exp_file)
-        exp_xapi.click(_err(lambda t, tm: ud.export_file(app, t, "xapi", tm)), [token, team], exp_file)
+        exp_csv.click(_err(lambda t, tm: gr.update(value=ud.export_file(app, t, "csv", tm), visible=True)), [token, team], exp_file)
+        exp_xapi.click(_err(lambda t, tm: gr.update(value=ud.export_file(app, t, "xapi", tm), visible=True)), [token, team], exp_file)
 
         # ---------------------------------------------------------------- admin
         def on_admin(tok):
@@ -405,7 +428,7 @@ def build(app: Frontline) -> gr.Blocks:
             def run(tok, *args):
                 text = fn(tok, *args)
                 return (text, *on_admin(tok))
-            return _err(run)
+            return _soft(run, 1 + len(admin_outputs))
 
         nu_btn.click(admin_action(lambda t, *a: ua.add_user(app, t, *a)), [token, nu_user, nu_name, nu_role, nu_team, nu_pw],
                      [admin_msg, *admin_outputs])
@@ -426,7 +449,8 @@ def ensure_first_admin(app: Frontline) -> None:
     bar = "=" * 72
     print(f"{bar}\nNo accounts existed, so an admin was created:\n    username: admin\n    password: {password}\n"
           f"Sign in, then change it under My progress → My password, and add users under Admin.\n"
-          f"(For a populated demo team instead: .venv/bin/trainer seed-demo)\n{bar}", flush=True)
+          f"Lost it? Run: .venv/bin/trainer create-admin --username another-admin\n"
+          f"(For a populated demo team: .venv/bin/trainer seed-demo)\n{bar}", flush=True)
 
 
 def main(host: str | None = None, port: int | None = None) -> None:

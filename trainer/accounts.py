@@ -121,6 +121,11 @@ def require_role(user: User | None, *roles: str) -> User:
     raise PermissionDenied(f"This needs the {' or '.join(roles)} role; you are signed in as a {user.role}.")
 
 
+def require_content_editor(user: User | None) -> User:
+    """For functions that change personas, scenarios, rubrics or curricula (the Studio): trainers and admins."""
+    return require_role(user, "trainer")
+
+
 class Accounts:
     def __init__(self, store: Store, *, clock=now):
         self.store = store
@@ -177,6 +182,10 @@ class Accounts:
     def admin_exists(self) -> bool:
         with self.store.session() as s:
             return s.exec(select(User).where(User.role == "admin", User.active == True)).first() is not None  # noqa: E712
+
+    def anyone_signed_in(self) -> bool:
+        with self.store.session() as s:
+            return s.exec(select(User.id).where(User.last_login_at != None)).first() is not None  # noqa: E711
 
     def update_user(self, actor: User, username: str, *, role: str | None = None, team: str | None = None,
                     active: bool | None = None, display_name: str | None = None) -> User:

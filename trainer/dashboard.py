@@ -152,7 +152,10 @@ class Dashboard:
         if scenario_id:
             self.catalog.scenario(scenario_id)
         if isinstance(due, str):
-            due = date.fromisoformat(due.strip()) if due.strip() else None
+            try:
+                due = date.fromisoformat(due.strip()) if due.strip() else None
+            except ValueError:
+                raise AccountError(f"'{due}' is not a date; write the due date as YYYY-MM-DD, e.g. 2026-12-01.") from None
         if isinstance(due, date) and not isinstance(due, datetime):
             due = datetime.combine(due, time(23, 59), tzinfo=timezone.utc)
         targets: dict[int, User] = {}
@@ -167,15 +170,24 @@ class Dashboard:
         if not targets:
             raise AccountError("Pick the trainees or the team to assign to.")
         out = []
-        with self.store.session() as s:
-            for u in targets.values():
-                a = Assignment(user_id=u.id, team_id=team_id, assigned_by=actor.id, curriculum_id=curriculum_id or None,
-                               scenario_id=scenario_id or None, due_at=due, note=(note or "")[:500])
+        for u in targets.values():
+            # Out of attempts in this curriculum: the new assignment grants another round. Otherwise an open assignment
+            # of the same thing is updated (new due date / note) rather than listed twice.
+            retry = bool(curriculum_id) and any(m.status == "out_of_attempts"
+                                                for m in self.progress.curriculum_progress(actor, u, curriculum_id).modules)
+            open_same = None if retry else next((a for a, done in self.progress.assignment_status(u) if not done
+                                                 and a.curriculum_id == (curriculum_id or None) and a.scenario_id == (scenario_id or None)), None)
+            with self.store.session() as s:
+                if open_same is not None:
+                    a = s.get(Assignment, open_same.id)
+                    a.due_at, a.note, a.assigned_by = due, (note or a.note)[:500], actor.id
+                else:
+                    a = Assignment(user_id=u.id, team_id=team_id, assigned_by=actor.id, curriculum_id=curriculum_id or None,
+                                   scenario_id=scenario_id or None, due_at=due, note=(note or "")[:500], grants_retry=retry)
                 s.add(a)
-                out.append(a)
-            s.commit()
-            for a in out:
+                s.commit()
                 s.refresh(a)
+                out.append(a)
         return out
 
     def team_assignments(self, actor: User, team_id: int | None = None) -> pd.DataFrame:

@@ -57,6 +57,7 @@ class Assignment(SQLModel, table=True):
     scenario_id: str | None = None
     due_at: datetime | None = None
     note: str = ""
+    grants_retry: bool = False       # made while the trainee was out of attempts in this curriculum: one more round
     created_at: datetime = Field(default_factory=now)
 
 
@@ -91,7 +92,7 @@ class ModuleProgress:
     passed_at: datetime | None = None
     last_at: datetime | None = None
     waiting_for: list[str] = field(default_factory=list)
-    extra_rounds: int = 0            # a lead re-assigning the curriculum grants another round of max_attempts
+    extra_rounds: int = 0            # a lead assigning the curriculum again after attempts ran out grants another round
 
     @property
     def attempts_left(self) -> int | None:
@@ -218,10 +219,10 @@ class Progress:
         return mp.module
 
     def _extra_rounds(self, user_id: int, curriculum_id: str) -> int:
-        """Each re-assignment of a curriculum after the first grants one more round of attempts."""
+        """Each assignment made while the trainee was out of attempts grants one more round of attempts."""
         with self.store.session() as s:
-            n = len(s.exec(select(Assignment.id).where(Assignment.user_id == user_id, Assignment.curriculum_id == curriculum_id)).all())
-        return max(0, n - 1)
+            return len(s.exec(select(Assignment.id).where(Assignment.user_id == user_id, Assignment.curriculum_id == curriculum_id,
+                                                          Assignment.grants_retry == True)).all())  # noqa: E712
 
     # ------------------------------------------------------------------ certificates
     def _issue_certificate(self, user: User, cp: CurriculumProgress) -> Certificate:
@@ -287,11 +288,10 @@ class Progress:
             if a.curriculum_id and a.curriculum_id in progress:
                 nxt = progress[a.curriculum_id].next_module()
                 if nxt:
-                    recs.append(Recommendation("module", nxt.module.scenario, f"Assigned: {progress[a.curriculum_id].curriculum.title}",
+                    recs.append(Recommendation("module", nxt.module.scenario, f"assigned: {progress[a.curriculum_id].curriculum.title}",
                                                a.curriculum_id, nxt.module.id, due_at=aware(a.due_at)))
             elif a.scenario_id and a.scenario_id in self.catalog.scenarios:
-                recs.append(Recommendation("scenario", a.scenario_id, f"Assigned: {self.catalog.scenarios[a.scenario_id].title}",
-                                           due_at=aware(a.due_at)))
+                recs.append(Recommendation("scenario", a.scenario_id, "assigned by your team lead", due_at=aware(a.due_at)))
             if recs:
                 break
         # 2. the next module of a curriculum already started (or the first curriculum)
@@ -300,7 +300,7 @@ class Progress:
             for cp in started + [cp for cp in progress.values() if cp not in started]:
                 nxt = cp.next_module()
                 if nxt:
-                    recs.append(Recommendation("module", nxt.module.scenario, f"Next in {cp.curriculum.title}", cp.curriculum.id, nxt.module.id))
+                    recs.append(Recommendation("module", nxt.module.scenario, f"next in {cp.curriculum.title}", cp.curriculum.id, nxt.module.id))
                     break
         # 3. a practice call aimed at the weakest dimension
         weak = self.weakest_dimension(attempts)

@@ -24,7 +24,10 @@ TAB_ROLES = {                       # which tabs a role sees
 
 def first_run_hint(app: Frontline) -> str:
     if app.accounts.admin_exists():
-        return ""
+        if app.accounts.anyone_signed_in():
+            return ""
+        return ("**First start:** sign in as `admin` with the one-time password printed in the terminal where the app "
+                "started. Lost it? Run `.venv/bin/trainer create-admin --username another-admin` in a terminal.")
     return ("**No accounts yet.** Create the first admin in a terminal: `.venv/bin/trainer create-admin` "
             "(or `./frontline.sh app` printed a one-time admin password above), or try the demo team with "
             "`.venv/bin/trainer seed-demo`.")

@@ -20,7 +20,7 @@ MEDAL_STYLE = {"gold": "#b8860b", "silver": "#708090", "bronze": "#a0522d"}
 
 def _pill(text: str, colour: str) -> str:
     return (f"<span style='background:{colour};color:#fff;border-radius:10px;padding:1px 8px;font-size:0.78em;"
-            f"font-weight:600;letter-spacing:0.5px'>{html.escape(text)}</span>")
+            f"font-weight:600;letter-spacing:0.5px;white-space:nowrap'>{html.escape(text)}</span>")
 
 
 def curriculum_html(cp: CurriculumProgress) -> str:
@@ -70,7 +70,7 @@ def what_next_markdown(app: Frontline, token: str | None) -> str:
             mod = app.catalog.curricula[r.curriculum_id].module(r.module_id)
             out.append(f"- **{mod.title}** ({mod.mode}) — {r.reason}{due}. Choose it under *Practice → Curriculum module*.")
         else:
-            out.append(f"- **Practise '{sc.title}'** — {r.reason}")
+            out.append(f"- **Practise '{sc.title}'** — {r.reason}{due}.")
     return "\n".join(out)
 
 
@@ -89,6 +89,25 @@ def assignments_html(app: Frontline, token: str | None) -> str:
                    f"<td style='white-space:nowrap'>{r['due'] or '—'}</td></tr>" for r in rows)
     return ("<table style='width:100%;border-collapse:collapse;font-size:0.92em'><tr style='text-align:left;border-bottom:1px solid #ccd'>"
             "<th>Status</th><th>Assignment</th><th>Kind</th><th>Due</th></tr>" + body + "</table>")
+
+
+def next_hint_markdown(app: Frontline, token: str | None) -> str:
+    """One line above the Practice tab: the first 'what next' recommendation, and how many assignments are overdue."""
+    user = current_user(app, token)
+    recs = app.progress.what_next(user, user)
+    overdue = sum(1 for r in app.progress.my_assignments(user, user) if r["status"] == "overdue")
+    parts = []
+    if overdue:
+        parts.append(f"**{overdue} assignment(s) overdue** — see *My progress*.")
+    if recs:
+        r = recs[0]
+        due = f", due {r.due_at:%d %b}" if r.due_at else ""
+        if r.kind == "module":
+            mod = app.catalog.curricula[r.curriculum_id].module(r.module_id)
+            parts.append(f"Next: **{mod.title}** ({r.reason}{due}) — pick it under *Curriculum module*.")
+        else:
+            parts.append(f"Next: **{app.catalog.scenarios[r.scenario_id].title}** ({r.reason}{due}) — pick it under *Scenario*.")
+    return " ".join(parts)
 
 
 def assignments_frame(app: Frontline, token: str | None) -> pd.DataFrame:

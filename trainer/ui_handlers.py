@@ -34,7 +34,7 @@ def module_choices(app: Frontline, token: str | None) -> list[tuple[str, str]]:
     todo, done = [], []
     for cp in app.progress.all_progress(user, user):
         for m in cp.modules:
-            if m.status not in ("available", "passed"):
+            if m.status not in ("available", "passed") or m.attempts_left == 0:
                 continue
             left = "" if m.attempts_left is None else f", {m.attempts_left} attempt(s) left"
             label = f"{cp.curriculum.title} · {m.module.title} [{m.module.mode}{left}]"

@@ -149,7 +149,7 @@ def main() -> int:
     print(f"LLM judge ({summary['judge_cache']}): runs " + ", ".join(f"{s:.1f}s" for s in jt)
           + f"; median {median(jt):.1f}s   (target <= {TARGET_S:.0f} s: {'MET' if summary['judge_median_met'] else 'NOT MET'})")
     wt = summary["judge_warmed_runs_s"]
-    print(f"LLM judge after reading the call during it (as in the app): runs " + ", ".join(f"{s:.1f}s" for s in wt)
+    print("LLM judge after reading the call during it (as in the app): runs " + ", ".join(f"{s:.1f}s" for s in wt)
           + f"; median {median(wt):.1f}s   (target <= {TARGET_S:.0f} s: {'MET' if median(wt) <= TARGET_S else 'NOT MET'})")
     print(f"judge status per run: {', '.join(statuses)}; overall per run {summary['judge_overall']} vs deterministic "
           f"{det_card.overall} vs human {data.get('overall')}")

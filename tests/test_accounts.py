@@ -220,7 +220,8 @@ def test_handlers_refuse_without_a_valid_session(org):
 
 def test_tabs_follow_roles(org):
     from trainer.ui_accounts import visible_tabs
-    assert visible_tabs(org.ann) == {"practice": True, "progress": True, "calls": True, "dashboard": False, "studio": False, "admin": False}
+    assert visible_tabs(org.ann) == {"practice": True, "voice": True, "recording": True, "progress": True, "calls": True,
+                                     "dashboard": False, "studio": False, "admin": False}
     assert visible_tabs(org.lead_a)["dashboard"] and not visible_tabs(org.lead_a)["admin"]
     assert visible_tabs(org.trainer)["studio"] and not visible_tabs(org.trainer)["dashboard"]
     assert all(visible_tabs(org.admin).values())

@@ -2,7 +2,6 @@
 criteria, recording upload (generated stereo / mono / MP3 files), and the persona voice field."""
 from __future__ import annotations
 
-import json
 import re
 import wave
 from pathlib import Path

@@ -288,6 +288,9 @@ def cmd_export(args) -> int:
         print(f"wrote {args.output}")
     else:
         sys.stdout.write(text)
+    return 0
+
+
 def cmd_grade_recording(args) -> int:
     from .service import Frontline
     from .voice.service import VoicePractice

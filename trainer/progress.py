@@ -18,7 +18,7 @@ from sqlmodel import Field, SQLModel, select
 from .accounts import Accounts, PermissionDenied, User, require_role
 from .catalog import Catalog
 from .curriculum import Curriculum, Module
-from .store import CallRecord, ScorecardRecord, Store, Trainee, now
+from .store import CallRecord, ScorecardRecord, Store, now
 
 RECENT_CALLS = 10   # "weakest dimension" looks at this many recent graded calls
 

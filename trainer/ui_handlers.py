@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pandas as pd
 
-from .accounts import NotLoggedIn, User
+from .accounts import User
 from .grader import Scorecard
 from .service import Frontline
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 
@@ -91,6 +92,8 @@ class Store:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True        # a restarted database server does not break the next request
         self.engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             @event.listens_for(self.engine, "connect")
@@ -100,7 +103,8 @@ class Store:
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
-        SQLModel.metadata.create_all(self.engine)
+        from .migrate import prepare
+        prepare(self.engine)              # Alembic: an empty or older database is upgraded to the newest schema
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -116,7 +120,11 @@ class Store:
                 return found
             t = Trainee(name=name)
             s.add(t)
-            s.commit()
+            try:
+                s.commit()
+            except IntegrityError:        # another process added the same name a moment ago
+                s.rollback()
+                return s.exec(select(Trainee).where(Trainee.name == name)).one()
             s.refresh(t)
             return t
 

@@ -8,6 +8,7 @@ from typing import Iterator
 
 import pandas as pd
 
+from .actor import sanitize_agent_text
 from .grader import Scorecard
 from .service import Frontline
 
@@ -19,6 +20,11 @@ END_REASON = {"resolved": "the customer was satisfied and said goodbye", "hung_u
 def esc(text: str) -> str:
     """Escape text that came from a user or a model before it goes into Markdown/HTML."""
     return html.escape(text or "", quote=False).replace("|", "&#124;").replace("*", "&#42;").replace("_", "&#95;").replace("`", "&#96;")
+
+
+def chat_text(text: str) -> str:
+    """A line for the chat window: shown as plain text (no HTML, no Markdown), never as markup."""
+    return esc(text)
 
 
 def scenario_choices(app: Frontline) -> list[tuple[str, str]]:
@@ -69,7 +75,7 @@ def stream_turn(app: Frontline, call_id: str, text: str, history: list[dict]) ->
         raise ValueError("Type what you would say to the customer.")
     history = list(history or [])
     if session.pending is None:
-        history.append({"role": "user", "content": text})
+        history.append({"role": "user", "content": chat_text(sanitize_agent_text(text))})   # what was stored, as text
     history.append({"role": "assistant", "content": "…"})
     q: queue.Queue = queue.Queue()
     result: dict = {}
@@ -86,7 +92,7 @@ def stream_turn(app: Frontline, call_id: str, text: str, history: list[dict]) ->
         kind, payload = q.get()
         if kind == "done":
             break
-        history[-1] = {"role": "assistant", "content": payload if kind == "tok" else "…"}
+        history[-1] = {"role": "assistant", "content": chat_text(payload) if kind == "tok" else "…"}
         yield history, mood_bar(session.director.state.mood), {"ended": False, "error": None}
     if "error" in result:
         history.pop()
@@ -97,7 +103,7 @@ def stream_turn(app: Frontline, call_id: str, text: str, history: list[dict]) ->
         history.pop()
         yield history, mood_bar(reply.mood), {"ended": False, "error": reply.error}
         return
-    history[-1] = {"role": "assistant", "content": reply.text}
+    history[-1] = {"role": "assistant", "content": chat_text(reply.text)}
     if reply.ended:
         history.append({"role": "assistant", "content": f"Call ended: {END_REASON.get(reply.end_reason or '', reply.end_reason)}.",
                         "metadata": {"title": "Call ended"}})
@@ -159,7 +165,7 @@ def open_call(app: Frontline, call_id: str | None) -> tuple[list[dict], str, pd.
     if not call_id:
         raise ValueError("Pick a call.")
     view = app.view(call_id)
-    history = [{"role": "user" if t.speaker == "agent" else "assistant", "content": t.text} for t in view.turns]
+    history = [{"role": "user" if t.speaker == "agent" else "assistant", "content": chat_text(t.text)} for t in view.turns]
     status = f"Status: **{view.record.status}**" + (f" — {END_REASON.get(view.record.end_reason or '', view.record.end_reason)}" if view.record.end_reason else "")
     if view.record.status == "interrupted":
         status += " — this call was interrupted (the app stopped mid-call); the transcript up to the last turn is kept."

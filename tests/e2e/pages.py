@@ -71,11 +71,11 @@ def end_call(page) -> str:
 
 def open_past_call(page, trainee: str) -> None:
     page.get_by_role("tab", name="My calls").click()
-    page.get_by_label("Trainee name").fill(trainee)
-    page.get_by_role("button", name="List calls").click()
     deadline = time.monotonic() + 20
-    while True:                                # the list arrives from the server: reopen until it is there
-        page.wait_for_timeout(300)
+    while True:    # opening the tab refills the name from the Practice tab: (re)type it, list, open the list
+        page.get_by_label("Trainee name").fill(trainee)
+        page.get_by_role("button", name="List calls").click()
+        page.wait_for_timeout(400)
         page.get_by_label("Past calls").click()
         option = page.get_by_role("option")
         try:

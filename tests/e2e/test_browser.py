@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from trainer.store import Store
+
+from ..conftest import REAL_MODELS
 
 from .pages import BOT, USER, end_call, login_as, open_past_call, say, start_call
 
@@ -93,3 +97,27 @@ def test_sigkill_mid_call_then_restart_keeps_the_transcript(page, running_app, s
     texts = page.locator(f"{USER}:visible").all_inner_texts()
     assert texts[-2:] == ["Thank you for calling Brightwave, my name is Kim.", "I'm sorry about that. Can I take your account number?"]
     assert page.locator(f"{BOT}:visible").count() >= 2
+
+
+@pytest.mark.slow
+def test_a_call_on_the_embedded_model_in_the_browser(page, tmp_path, shoot):
+    """The shipped default: the customer is the embedded 1.5B model in the app process (slow: loads it)."""
+    from .conftest import RunningApp, app_env
+    home = tmp_path / "home"
+    home.mkdir()
+    app = RunningApp(home=home, env=app_env(home, None, FRONTLINE_MODELS_DIR=str(REAL_MODELS))).start()
+    try:
+        login_as(page, app, "trainee")
+        start_call(page, "Sam Patel", SCENARIO)
+        r1 = say(page, "Thank you for calling Brightwave, my name is Sam. How can I help you today?", timeout=120)
+        r2 = say(page, "I'm sorry about that. Can I take your account number, please?", timeout=120)
+        assert r1 and r2 and r1 != r2
+        shoot(page, "embedded-mid-call")
+        assert re.search(r"Score \d+/100", end_call(page))
+        shoot(page, "embedded-scorecard")
+        store = Store(f"sqlite:///{home / 'frontline.db'}")
+        call = store.calls()[0]
+        assert call.customer_model.startswith("local:") and len(store.turns(call.id)) == 4
+        store.engine.dispose()
+    finally:
+        app.stop()

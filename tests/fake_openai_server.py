@@ -48,7 +48,9 @@ def caller_line(prompt: str, counter: itertools.count) -> str:
     """A plain caller's line; it states the facts the last stage direction asks for."""
     directions = re.findall(r"\[([^\]]*)\]", prompt)
     last = directions[-1] if directions else ""
-    line = LINES[next(counter) % len(LINES)]
+    start = next(counter)
+    fresh = [LINES[(start + i) % len(LINES)] for i in range(len(LINES))]
+    line = next((ln for ln in fresh if ln not in prompt), fresh[0])     # never repeat a line already in this call
     if "goodbye" in last or "ends the call" in last or "hangs up" in last:
         line = "Alright. Goodbye."
     m = _GIVES.search(last)

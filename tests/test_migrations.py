@@ -113,10 +113,9 @@ def test_every_revision_upgrades_with_data_kept(db_url, catalog, dana):
     revisions = [r.revision for r in reversed(list(ScriptDirectory.from_config(migrate._config()).walk_revisions()))]
     assert revisions[0] == migrate.BASELINE
     # at the baseline (the previous release's schema), through the real app code
-    engine = _engine(db_url)
+    store = Store(db_url, upgrade=False)   # the store's code on a database held at the baseline revision
+    engine = store.engine
     migrate.upgrade(engine, migrate.BASELINE)
-    store = Store.__new__(Store)           # the store's code on a database held at the baseline revision
-    store.url, store.engine = db_url, engine
     app = Frontline(store=store, catalog=catalog, customer_backend=FakeLLM(responder=lambda p: "I was charged twice."), sleep=lambda s: None)
     s = app.start_call("Sam", "double-billed-dana")
     app.say(s.id, "Hello, Brightwave, Sam speaking.")

@@ -34,7 +34,7 @@ AGENT_LINES = [
 
 
 def run_level(n: int, *, turns: int, delay: float, base_url: str, db_url: str, backend_kind: str = "openai",
-              think: tuple[float, float] = (0.0, 0.0)) -> dict:
+              think: tuple[float, float] = (0.0, 0.0), warm_up: bool = False) -> dict:
     from trainer.config import load_settings
     from trainer.service import Frontline
     from trainer.store import Store
@@ -47,6 +47,10 @@ def run_level(n: int, *, turns: int, delay: float, base_url: str, db_url: str, b
     settings = load_settings(env)
     app = Frontline(settings=settings, store=Store(db_url))
     app.customer_backend()                               # build (or load) the backend before the clock starts
+    if warm_up:                                          # one untimed reply: llama.cpp evaluates the persona header once
+        s = app.start_call("warm-up", "double-billed-dana")
+        app.say(s.id, AGENT_LINES[0])
+        app.end_call(s.id)
     latencies: list[float] = []
     model_calls: list[int] = []
     errors: list[str] = []
@@ -104,8 +108,8 @@ def main() -> int:
     ap.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL server on loopback and use it")
     ap.add_argument("--name", default="bench_load", help="results file name (bench/results/NAME.json)")
     ap.add_argument("--embedded", action="store_true", help="also find how many concurrent calls the embedded model sustains")
-    ap.add_argument("--embedded-max", type=int, default=4)
-    ap.add_argument("--embedded-turns", type=int, default=3)
+    ap.add_argument("--embedded-max", type=int, default=6)
+    ap.add_argument("--embedded-turns", type=int, default=4)
     args = ap.parse_args()
     import subprocess
     from tests.services import free_port, start_postgres, wait_for_port
@@ -146,14 +150,16 @@ def main() -> int:
         out["embedded"] = []
         for n in range(1, args.embedded_max + 1):
             db = f"sqlite:///{Path(os.environ['FRONTLINE_HOME']) / f'emb-{n}.db'}"
-            r = run_level(n, turns=args.embedded_turns, delay=0.0, base_url="", db_url=db, backend_kind="local")
+            r = run_level(n, turns=args.embedded_turns, delay=0.0, base_url="", db_url=db, backend_kind="local", warm_up=True, think=think)
             out["embedded"].append(r)
             print(f"  N={n}: reply p50 {r['reply_p50_ms'] / 1000:.2f}s p95 {r['reply_p95_ms'] / 1000:.2f}s, {r['throughput_turns_per_s']} turns/s, errors {r['errors']}")
             if r["reply_p95_ms"] > 5000:
                 break
         ok = [r["concurrent_calls"] for r in out["embedded"] if r["reply_p95_ms"] <= 5000 and not r["errors"]]
         out["embedded_sustained_calls_p95_le_5s"] = max(ok) if ok else 0
-        print(f"embedded model sustains {out['embedded_sustained_calls_p95_le_5s']} concurrent call(s) with reply p95 <= 5 s")
+        out["embedded_limit_reached"] = out["embedded"][-1]["reply_p95_ms"] > 5000
+        print(f"embedded model sustains {'' if out['embedded_limit_reached'] else 'at least '}{out['embedded_sustained_calls_p95_le_5s']} "
+              f"concurrent call(s) with reply p95 <= 5 s")
     out["load_after"] = load_avg()
     print(f"results: {write_json(args.name, out)}")
     return 0

@@ -12,6 +12,8 @@ from trainer.llm.fake import FakeLLM
 from trainer.persona import Persona
 from trainer.store import Store
 
+from .services import PostgresServer, start_postgres, unavailable
+
 REAL_MODELS = Path(os.environ.get("FRONTLINE_MODELS_DIR", str(Path.home() / ".frontline" / "models")))
 
 
@@ -38,9 +40,34 @@ def dana(catalog) -> Persona:
     return catalog.personas["double-billed-dana"]
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL server on loopback for the whole session (None if it cannot start)."""
+    try:
+        server = start_postgres()
+    except Exception as exc:  # noqa: BLE001 - reported by the tests that need it
+        yield exc
+        return
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    """A fresh empty database: every store test runs on SQLite (WAL) and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    server = request.getfixturevalue("postgres")
+    if not isinstance(server, PostgresServer):
+        unavailable(f"PostgreSQL not available: {server}")
+    return server.new_database()
+
+
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'test.db'}")
+def store(db_url) -> Store:
+    s = Store(db_url)
+    yield s
+    s.engine.dispose()
 
 
 def in_character_responder(persona: Persona):

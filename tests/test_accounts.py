@@ -2,7 +2,6 @@
 same functions the UI calls (a trainee cannot load another trainee's call by id)."""
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -142,19 +141,6 @@ def test_create_admin_command_prints_a_one_time_password(capsys):
     acc = Accounts(Store(load_settings().db_url))
     assert acc.user_for_token(acc.login("boss", password)).role == "admin"
     assert main(["create-admin", "--username", "boss", "--password", "another-pass"]) == 2   # taken
-
-
-def test_an_old_database_gains_the_new_columns(tmp_path):
-    path = tmp_path / "old.db"
-    con = sqlite3.connect(path)
-    con.execute("CREATE TABLE trainee (id INTEGER PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, created_at DATETIME NOT NULL)")
-    con.execute("INSERT INTO trainee (name, created_at) VALUES ('sam', '2026-01-01 10:00:00')")
-    con.commit()
-    con.close()
-    store = Store(f"sqlite:///{path}")
-    assert store.trainee("sam").user_id is None
-    cols = {r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(trainee)")}
-    assert "user_id" in cols
 
 
 # ---------------------------------------------------------------------- role isolation

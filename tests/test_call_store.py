@@ -69,15 +69,14 @@ def test_resume_rebuilds_state_from_the_store(store, catalog, dana):
     assert r.beat == "accept"
 
 
-def test_killed_process_leaves_an_interrupted_viewable_call(tmp_path, catalog):
+def test_killed_process_leaves_an_interrupted_viewable_call(db_url, catalog):
     """A child process starts a call and is killed mid-call; the parent finds it interrupted, transcript intact."""
-    db = tmp_path / "crash.db"
     code = f"""
 import os, signal
 from trainer.service import Frontline
 from trainer.store import Store
 from trainer.llm.fake import FakeLLM
-app = Frontline(store=Store('sqlite:///{db}'), customer_backend=FakeLLM(responder=lambda p: 'I was charged twice.'))
+app = Frontline(store=Store('{db_url}'), customer_backend=FakeLLM(responder=lambda p: 'I was charged twice.'))
 s = app.start_call('Sam', 'double-billed-dana')
 app.say(s.id, 'Hello, Brightwave, Sam speaking.')
 print(s.id, flush=True)
@@ -86,7 +85,7 @@ os.kill(os.getpid(), signal.SIGKILL)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ.copy())
     assert out.returncode == -9, out.stderr
     call_id = out.stdout.strip()
-    store = Store(f"sqlite:///{db}")
+    store = Store(db_url)
     assert store.get_call(call_id).status == "active"
     assert call_id in store.recover_interrupted()
     assert store.get_call(call_id).status == "interrupted"

@@ -313,6 +313,36 @@ def cmd_grade_recording(args) -> int:
     return 0
 
 
+def cmd_db(args) -> int:
+    from . import migrate
+    if args.action == "revision":
+        if not args.message:
+            print("error: trainer db revision needs -m \"what changed\"", file=sys.stderr)
+            return 2
+        path = migrate.revision(args.message, autogenerate=not args.empty)
+        print(f"wrote {path}\nRead it, adjust data moves if needed, and commit it.")
+        return 0
+    from sqlalchemy import create_engine
+    from .config import load_settings
+    url = load_settings().db_url
+    if args.action == "upgrade":
+        from .store import Store
+        store = Store(url)            # opening the store upgrades it (and stamps a pre-migration database)
+        print(f"{url.split('@')[-1]}: at revision {migrate.current(store.engine)} (newest: {migrate.head()})")
+        return 0
+    engine = create_engine(url)
+    cur = migrate.current(engine)
+    print(f"{url.split('@')[-1]}: at revision {cur or '(none)'} (newest: {migrate.head()})")
+    if args.action == "check":
+        from .store import Store
+        Store("sqlite://").engine.dispose()      # register every table the store uses
+        diffs = migrate.differences(engine) if cur else ["not migrated"]
+        for d in diffs:
+            print(f"  differs: {d}", file=sys.stderr)
+        return 1 if diffs or cur != migrate.head() else 0
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     ap = argparse.ArgumentParser(prog="trainer", description="Frontline: contact-center call practice with LLM customers")
@@ -380,6 +410,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_export)
     from .studio.cli import add_parser as add_content_parser
     add_content_parser(sub)
+    p = sub.add_parser("db", help="database schema: upgrade, current, check, revision -m MESSAGE")
+    p.add_argument("action", choices=["upgrade", "current", "check", "revision"])
+    p.add_argument("-m", "--message", help="revision: what the new migration changes")
+    p.add_argument("--empty", action="store_true", help="revision: an empty migration to fill in by hand")
+    p.set_defaults(fn=cmd_db)
     args = ap.parse_args(argv)
     if args.cmd == "simulate" and not (args.persona or args.scenario):
         ap.error("simulate needs --persona or --scenario")

@@ -5,15 +5,18 @@ process died is marked 'interrupted' and stays viewable (and resumable).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 
@@ -86,8 +89,17 @@ class NotFound(LookupError):
     pass
 
 
+def all_tables():
+    """Import every module that defines tables, so SQLModel's shared metadata holds the whole schema (for the store
+    and for Alembic's autogenerate)."""
+    from . import accounts, dashboard, progress  # noqa: F401
+    from .studio import revisions  # noqa: F401
+    from .voice import store as _voice_tables  # noqa: F401
+    return SQLModel.metadata
+
+
 class Store:
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, upgrade: bool = True):
         self.url = url
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite:///"):
@@ -95,36 +107,52 @@ class Store:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True        # a restarted database server does not break the next request
         self.engine = create_engine(url, **kwargs)
+        self._write_lock = threading.Lock() if url.startswith("sqlite") else contextlib.nullcontext()
         if url.startswith("sqlite"):
             @event.listens_for(self.engine, "connect")
             def _pragmas(dbapi_conn, _record):  # WAL: readers never block the writer; two processes can share the file
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
+                # In WAL mode NORMAL fsyncs at checkpoints, not at every commit: a killed app process loses
+                # nothing (the WAL is in the OS's cache); only a power cut can drop the last commits.
+                cur.execute("PRAGMA synchronous=NORMAL")
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
-        from . import accounts, dashboard, progress  # noqa: F401  (their tables live on the shared metadata)
-        from .studio import revisions  # noqa: F401  (defines the content_revision table on the shared metadata)
-        from .voice import store as _voice_tables  # noqa: F401  (voice tables on the shared metadata)
-        SQLModel.metadata.create_all(self.engine)
-        add_missing_columns(self.engine)
+        all_tables()
+        if upgrade:                       # upgrade=False: open as it is (migration tests and tools)
+            from .migrate import prepare
+            prepare(self.engine)              # Alembic: an empty or older database is upgraded to the newest schema
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """A session for writing. On SQLite one process's writers queue here, in order, instead of in
+        SQLite's busy handler, which sleeps up to 100 ms between tries (bench/bench_load.py: p95 1.2 s → see docs)."""
+        with self._write_lock, self.session() as s:
+            yield s
 
     # trainees
     def trainee(self, name: str) -> Trainee:
         name = " ".join(name.split())[:80]
         if not name:
             raise ValueError("enter a trainee name")
-        with self.session() as s:
+        with self.write_session() as s:
             found = s.exec(select(Trainee).where(Trainee.name == name)).first()
             if found:
                 return found
             t = Trainee(name=name)
             s.add(t)
-            s.commit()
+            try:
+                s.commit()
+            except IntegrityError:        # another process added the same name a moment ago
+                s.rollback()
+                return s.exec(select(Trainee).where(Trainee.name == name)).one()
             s.refresh(t)
             return t
 
@@ -134,7 +162,7 @@ class Store:
 
     # calls
     def start_call(self, **fields: Any) -> CallRecord:
-        with self.session() as s:
+        with self.write_session() as s:
             call = CallRecord(**fields)
             s.add(call)
             s.commit()
@@ -150,7 +178,7 @@ class Store:
 
     def add_turn(self, call_id: str, *, speaker: str, text: str, started_at: datetime | None = None,
                  mood_after: float | None = None, beat: str | None = None, meta: dict | None = None) -> TurnRecord:
-        with self.session() as s:
+        with self.write_session() as s:
             call = s.get(CallRecord, call_id)
             if call is None:
                 raise NotFound(f"no call with id {call_id}")
@@ -171,7 +199,7 @@ class Store:
             return list(s.exec(select(TurnRecord).where(TurnRecord.call_id == call_id).order_by(TurnRecord.idx)))
 
     def end_call(self, call_id: str, *, reason: str, final_mood: float | None = None, status: str = "ended") -> CallRecord:
-        with self.session() as s:
+        with self.write_session() as s:
             call = s.get(CallRecord, call_id)
             if call is None:
                 raise NotFound(f"no call with id {call_id}")
@@ -185,7 +213,7 @@ class Store:
 
     def claim(self, call_id: str) -> CallRecord:
         """This process takes over a call (resuming an interrupted one)."""
-        with self.session() as s:
+        with self.write_session() as s:
             call = s.get(CallRecord, call_id)
             if call is None:
                 raise NotFound(f"no call with id {call_id}")
@@ -208,7 +236,7 @@ class Store:
         """Mark as interrupted the active calls whose process is gone (same host) or that went quiet."""
         host = socket.gethostname()
         marked = []
-        with self.session() as s:
+        with self.write_session() as s:
             for call in s.exec(select(CallRecord).where(CallRecord.status == "active")):
                 owner_host, _, pid = call.owner.rpartition(":")
                 dead = owner_host == host and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))
@@ -222,7 +250,7 @@ class Store:
 
     # scorecards
     def save_scorecard(self, **fields: Any) -> ScorecardRecord:
-        with self.session() as s:
+        with self.write_session() as s:
             rec = ScorecardRecord(**fields)
             s.add(rec)
             s.commit()
@@ -232,29 +260,6 @@ class Store:
     def scorecards(self, call_id: str) -> list[ScorecardRecord]:
         with self.session() as s:
             return list(s.exec(select(ScorecardRecord).where(ScorecardRecord.call_id == call_id).order_by(ScorecardRecord.id)))
-
-
-def add_missing_columns(engine) -> list[str]:
-    """Add columns that newer code defines to tables an older version created (new columns are nullable or
-    have defaults). Only ever adds; a real migration tool takes over for anything else."""
-    from sqlalchemy import inspect, text
-    insp = inspect(engine)
-    added = []
-    for table in SQLModel.metadata.tables.values():
-        if not insp.has_table(table.name):
-            continue
-        have = {c["name"] for c in insp.get_columns(table.name)}
-        for col in table.columns:
-            if col.name in have:
-                continue
-            default = col.default.arg if col.default is not None and not callable(col.default.arg) else None
-            ddl = f'ALTER TABLE "{table.name}" ADD COLUMN "{col.name}" {col.type.compile(engine.dialect)}'
-            if default is not None:
-                ddl += f" DEFAULT {default!r}" if isinstance(default, str) else f" DEFAULT {int(default) if isinstance(default, bool) else default}"
-            with engine.begin() as conn:
-                conn.execute(text(ddl))
-            added.append(f"{table.name}.{col.name}")
-    return added
 
 
 def _pid_alive(pid: int) -> bool:

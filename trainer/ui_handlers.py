@@ -9,6 +9,7 @@ from typing import Iterator
 import pandas as pd
 
 from .accounts import User
+from .actor import sanitize_agent_text
 from .grader import Scorecard
 from .service import Frontline
 
@@ -51,6 +52,11 @@ def module_of(app: Frontline, value: str | None):
         return None, None
     cid, _, mid = value.partition("/")
     return cid, app.catalog.curriculum(cid).module(mid)
+
+
+def chat_text(text: str) -> str:
+    """A line for the chat window: shown as plain text (no HTML, no Markdown), never as markup."""
+    return esc(text)
 
 
 def scenario_choices(app: Frontline) -> list[tuple[str, str]]:
@@ -108,7 +114,7 @@ def stream_turn(app: Frontline, token: str | None, call_id: str, text: str, hist
         raise ValueError("Type what you would say to the customer.")
     history = list(history or [])
     if session.pending is None:
-        history.append({"role": "user", "content": text})
+        history.append({"role": "user", "content": chat_text(sanitize_agent_text(text))})   # what was stored, as text
     history.append({"role": "assistant", "content": "…"})
     q: queue.Queue = queue.Queue()
     result: dict = {}
@@ -125,7 +131,7 @@ def stream_turn(app: Frontline, token: str | None, call_id: str, text: str, hist
         kind, payload = q.get()
         if kind == "done":
             break
-        history[-1] = {"role": "assistant", "content": payload if kind == "tok" else "…"}
+        history[-1] = {"role": "assistant", "content": chat_text(payload) if kind == "tok" else "…"}
         yield history, meter(session.director.state.mood), {"ended": False, "error": None}
     if "error" in result:
         history.pop()
@@ -136,7 +142,7 @@ def stream_turn(app: Frontline, token: str | None, call_id: str, text: str, hist
         history.pop()
         yield history, meter(reply.mood), {"ended": False, "error": reply.error}
         return
-    history[-1] = {"role": "assistant", "content": reply.text}
+    history[-1] = {"role": "assistant", "content": chat_text(reply.text)}
     if reply.ended:
         history.append({"role": "assistant", "content": f"Call ended: {END_REASON.get(reply.end_reason or '', reply.end_reason)}.",
                         "metadata": {"title": "Call ended"}})
@@ -237,7 +243,7 @@ def open_call(app: Frontline, token: str | None, call_id: str | None) -> tuple[l
     if not call_id:
         raise ValueError("Pick a call.")
     view = app.view(call_id, user)
-    history = [{"role": "user" if t.speaker == "agent" else "assistant", "content": t.text} for t in view.turns]
+    history = [{"role": "user" if t.speaker == "agent" else "assistant", "content": chat_text(t.text)} for t in view.turns]
     status = f"Status: **{view.record.status}**" + (f" — {END_REASON.get(view.record.end_reason or '', view.record.end_reason)}" if view.record.end_reason else "")
     status += f" · {view.record.mode} mode" + (f" · {view.record.curriculum_id} / {view.record.module_id}" if view.record.curriculum_id else "")
     if view.record.status == "interrupted":

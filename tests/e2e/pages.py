@@ -1,0 +1,91 @@
+"""What a user does in the app, as small functions over a Playwright page (one place to change when
+the UI changes)."""
+from __future__ import annotations
+
+import time
+
+USER = "[data-testid='user']"
+BOT = "[data-testid='bot']"
+
+
+def login_as(page, app, who: str) -> None:
+    """Open the app and sign in as a user with role `who` (created in the app's database on first use)."""
+    username, password = app.ensure_user(who)
+    page.goto(app.url)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Signed in as").wait_for()
+
+
+def pick_scenario(page, label_part: str) -> None:
+    page.get_by_label("Scenario").click()
+    page.get_by_role("option", name=label_part).first.click()
+
+
+def start_call(page, scenario_label: str) -> None:
+    """Start a free-practice call as the signed-in trainee."""
+    pick_scenario(page, scenario_label)
+    page.get_by_text("CRM card").wait_for()
+    page.get_by_role("button", name="Start call").click()
+    page.get_by_text("is on the line").wait_for()
+    wait_enabled(page, "Send")
+
+
+def wait_enabled(page, button: str, timeout: float = 20.0) -> None:
+    btn = page.get_by_role("button", name=button, exact=True)
+    deadline = time.monotonic() + timeout
+    while not btn.is_enabled():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"button {button!r} stayed disabled")
+        page.wait_for_timeout(100)
+
+
+def say(page, text: str, *, expect_reply: bool = True, timeout: float = 30.0) -> str:
+    """Type a line as the agent and press Enter; return the customer's reply (or the warning shown)."""
+    bots_before = page.locator(BOT).count()
+    box = page.get_by_label("You (the agent)")
+    box.fill(text)
+    box.press("Enter")
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        warning = page.get_by_text("The customer model is not answering")
+        if warning.count():
+            if expect_reply:
+                raise AssertionError("the customer model did not answer: " + warning.first.inner_text())
+            return warning.first.inner_text()
+        if page.locator(BOT).count() > bots_before and box.input_value() == "":
+            shown = page.locator(BOT).nth(bots_before).inner_text().strip()
+            if shown != last:                    # still streaming (or regenerating): wait until it settles
+                last, since = shown, time.monotonic()
+            elif shown and shown != "…" and time.monotonic() - since > 0.7 and page.get_by_role("button", name="Send", exact=True).is_enabled():
+                return shown
+    raise TimeoutError(f"no reply to {text[:60]!r} within {timeout:.0f}s")
+
+
+def end_call(page) -> str:
+    page.get_by_role("button", name="End call & grade").click()
+    heading = page.get_by_role("heading", name="Score")
+    heading.first.wait_for(timeout=30_000)
+    return heading.first.inner_text()
+
+
+def open_past_call(page) -> None:
+    """Open the signed-in trainee's most recent call under My calls."""
+    page.get_by_role("tab", name="My calls").click()
+    deadline = time.monotonic() + 20
+    while True:    # the tab fills its list when it opens
+        page.wait_for_timeout(400)
+        page.get_by_label("Past calls").click()
+        option = page.get_by_role("option")
+        try:
+            option.first.wait_for(timeout=1_000)
+            option.first.click()
+            return
+        except Exception:  # noqa: BLE001
+            if time.monotonic() > deadline:
+                raise TimeoutError("no past calls listed") from None
+            page.keyboard.press("Escape")
+            page.get_by_role("button", name="Refresh").first.click()

@@ -149,12 +149,20 @@ def test_an_old_database_gains_the_new_columns(tmp_path):
     con = sqlite3.connect(path)
     con.execute("CREATE TABLE trainee (id INTEGER PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, created_at DATETIME NOT NULL)")
     con.execute("INSERT INTO trainee (name, created_at) VALUES ('sam', '2026-01-01 10:00:00')")
+    con.execute("CREATE TABLE call (id VARCHAR PRIMARY KEY, trainee_id INTEGER NOT NULL, scenario_id VARCHAR NOT NULL, persona_id VARCHAR NOT NULL,"
+                " persona_hash VARCHAR NOT NULL, persona_snapshot VARCHAR NOT NULL, customer_model VARCHAR NOT NULL, settings_json VARCHAR NOT NULL,"
+                " status VARCHAR NOT NULL, end_reason VARCHAR, owner VARCHAR NOT NULL, start_mood FLOAT NOT NULL, final_mood FLOAT,"
+                " started_at DATETIME NOT NULL, updated_at DATETIME NOT NULL, ended_at DATETIME)")
+    con.execute("INSERT INTO call VALUES ('c1', 1, 'double-billed-dana', 'double-billed-dana', 'h', '{}', 'fake', '{}', 'ended', 'resolved',"
+                " 'x:1', 5, 2, '2026-01-01 10:00:00', '2026-01-01 10:05:00', '2026-01-01 10:05:00')")
     con.commit()
     con.close()
     store = Store(f"sqlite:///{path}")
     assert store.trainee("sam").user_id is None
     cols = {r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(trainee)")}
     assert "user_id" in cols
+    old_call = store.get_call("c1")                                       # an old call reads as a free practice call
+    assert old_call.mode == "practice" and old_call.curriculum_id is None and old_call.module_id is None
 
 
 # ---------------------------------------------------------------------- role isolation

@@ -44,7 +44,7 @@ def _soft(fn, n_outputs: int):
 
 def build(app: Frontline) -> gr.Blocks:
     with gr.Blocks(title="Frontline — call practice") as demo:
-        token = gr.BrowserState("", storage_key="frontline-session")
+        token = gr.BrowserState("", storage_key="frontline-session", secret=app.accounts.browser_secret())
         call_id = gr.State("")
         with gr.Row():
             gr.Markdown("# Frontline\nPractise customer calls against simulated customers, then read your scorecard.")

@@ -257,3 +257,10 @@ def test_only_trainers_and_admins_may_edit_content(org):
             require_content_editor(user)
     with pytest.raises(NotLoggedIn):
         require_content_editor(None)
+
+
+def test_the_browser_secret_is_shared_by_every_app_process(store, catalog):
+    from trainer.service import Frontline
+    one = Frontline(store=store, catalog=catalog, customer_backend=lambda: None)
+    two = Frontline(store=Store(store.url), catalog=catalog, customer_backend=lambda: None)   # another process, same database
+    assert one.accounts.browser_secret() == two.accounts.browser_secret() and len(one.accounts.browser_secret()) >= 32

@@ -184,3 +184,12 @@ def test_export_command_writes_files(tmp_path, capsys):
     out = tmp_path / "x.json"
     assert main(["export", "xapi", "-o", str(out)]) == 0
     assert json.loads(out.read_text()) == []
+
+
+def test_export_command_names_the_teams_when_one_is_unknown(capsys):
+    from trainer.cli import main
+    assert main(["create-admin", "--password", "admin-pass-1"]) == 0
+    capsys.readouterr()
+    assert main(["export", "csv", "--team", "Nope"]) == 2
+    err = capsys.readouterr().err
+    assert "No team 'Nope'" in err and "(no teams yet)" in err

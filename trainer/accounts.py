@@ -69,6 +69,12 @@ class LoginAttempt(SQLModel, table=True):
     at: datetime = Field(default_factory=now, index=True)
 
 
+class AppSetting(SQLModel, table=True):
+    __tablename__ = "app_setting"
+    key: str = Field(primary_key=True)
+    value: str
+
+
 class AccountError(ValueError):
     """Bad input to an account function; the message says what to do."""
 
@@ -182,6 +188,21 @@ class Accounts:
     def admin_exists(self) -> bool:
         with self.store.session() as s:
             return s.exec(select(User).where(User.role == "admin", User.active == True)).first() is not None  # noqa: E712
+
+    def browser_secret(self) -> str:
+        """The key the web app encrypts the session token with in the browser. Kept in the database, so every app
+        process behind a load balancer (and a restarted one) reads the same token."""
+        with self.store.session() as s:
+            row = s.get(AppSetting, "browser_state_secret")
+            if row is None:
+                row = AppSetting(key="browser_state_secret", value=secrets.token_urlsafe(32))
+                s.add(row)
+                try:
+                    s.commit()
+                except Exception:  # noqa: BLE001 - another process created it first: use theirs
+                    s.rollback()
+                    row = s.get(AppSetting, "browser_state_secret")
+            return row.value
 
     def anyone_signed_in(self) -> bool:
         with self.store.session() as s:

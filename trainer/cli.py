@@ -278,7 +278,13 @@ def cmd_export(args) -> int:
     if admin is None:
         print("error: no admin exists yet; run `trainer create-admin` first", file=sys.stderr)
         return 2
-    team_id = accounts.team_by_name(args.team).id if args.team else None
+    from .accounts import AccountError
+    try:
+        team_id = accounts.team_by_name(args.team).id if args.team else None
+    except AccountError as exc:
+        names = ", ".join(t.name for t in accounts.all_teams()) or "(no teams yet)"
+        print(f"error: {exc} Teams: {names}", file=sys.stderr)
+        return 2
     if args.format == "csv":
         text = sessions_csv(store, cat, accounts, admin, team_id=team_id)
     else:

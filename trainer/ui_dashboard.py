@@ -70,7 +70,7 @@ def what_next_markdown(app: Frontline, token: str | None) -> str:
             mod = app.catalog.curricula[r.curriculum_id].module(r.module_id)
             out.append(f"- **{mod.title}** ({mod.mode}) — {r.reason}{due}. Choose it under *Practice → Curriculum module*.")
         else:
-            out.append(f"- **Practise '{sc.title}'** — {r.reason}{due}.")
+            out.append(f"- **Practise '{sc.title}'** — {r.reason.rstrip('.')}{due}.")
     return "\n".join(out)
 
 

@@ -83,15 +83,8 @@ def test_hints_stay_out_of_the_customer_model_and_never_quote_hidden_details(sto
 
 
 def test_assessment_calls_get_no_coaching(app):
-    s = app.start_call("Sam", "double-billed-dana")
-    record = app.store.get_call(s.id)
-    settings = json.loads(record.settings_json)
-    settings["mode"] = "assessment"
-    with app.store.session() as db:
-        row = db.get(type(record), s.id)
-        row.settings_json = json.dumps(settings)
-        db.add(row)
-        db.commit()
+    s = app.start_call("Sam", "double-billed-dana", mode="assessment")
+    assert app.store.get_call(s.id).mode == "assessment"
     with pytest.raises(coaching.CoachingOff):
         coaching.call_hints(app, s.id)
     with pytest.raises(coaching.CoachingOff):

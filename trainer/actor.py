@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from .director import Direction
-from .llm.base import BackendError, LLMBackend, Message, with_retries
+from .llm.base import LLMBackend, Message, with_retries
 from .persona import Persona
 
 log = logging.getLogger(__name__)

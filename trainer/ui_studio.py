@@ -175,7 +175,7 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
 
     def on_save(text, who, why, publish):
         try:
-            rev = studio.save(kind, text, author=who, note=why, publish=publish)
+            rev = studio.save(kind, text, author=studio.who(who), note=why, publish=publish)
         except (ContentError, PermissionError, ValueError, LookupError) as exc:
             return _err(exc), gr.update(), *history_out(None)
         what = "published — practice calls use it now" if rev.status == "published" else "saved as a draft (not served to trainees)"
@@ -188,7 +188,7 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
     def on_retire(text, who):
         try:
             cid = _content_id(text)
-            rev, warn = studio.retire(kind, cid, author=who)
+            rev, warn = studio.retire(kind, cid, author=studio.who(who))
         except (ValueError, LookupError, PermissionError) as exc:
             return _err(exc), gr.update(), *history_out(None)
         msg = f"✓ {kind} **{cid}** retired (revision {rev.revision}): no new sessions use it; its history and past calls stay."
@@ -199,7 +199,7 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
     def on_delete(text, who):
         try:
             cid = _content_id(text)
-            n = studio.delete(kind, cid, author=who)
+            n = studio.delete(kind, cid, author=studio.who(who))
         except InUse as exc:
             return f"✗ {esc(str(exc))}", gr.update(), *history_out(None)
         except (ValueError, LookupError, PermissionError) as exc:
@@ -210,7 +210,7 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
 
     def on_clone(text, new_id, who):
         try:
-            rev = studio.clone(kind, _content_id(text), new_id, author=who)
+            rev = studio.clone(kind, _content_id(text), new_id, author=studio.who(who))
         except (ValueError, LookupError, PermissionError, ContentError) as exc:
             return [gr.update()] * len(load_outputs) + [_err(exc), gr.update()]
         return [*load(rev.yaml_text, rev.content_id), f"✓ Cloned as **{rev.content_id}** (draft revision {rev.revision}).",
@@ -233,7 +233,7 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
         if not path:
             return [gr.update()] * len(load_outputs) + [gr.update(), gr.update()]
         try:
-            rev = studio.import_file(Path(path), author=who, kind=kind)
+            rev = studio.import_file(Path(path), author=studio.who(who), kind=kind)
         except (ContentError, PermissionError, ValueError) as exc:
             return [gr.update()] * len(load_outputs) + [_err(exc), gr.update()]
         return [*load(rev.yaml_text, rev.content_id), f"✓ Imported **{rev.content_id}** as draft revision {rev.revision}.",
@@ -254,7 +254,7 @@ def _editor(app, studio: Studio, kind: str, author: gr.Textbox) -> _Editor:
     def on_rollback(text, a, who):
         try:
             cid = _content_id(text)
-            rev = studio.rollback(kind, cid, a, author=who)
+            rev = studio.rollback(kind, cid, a, author=studio.who(who))
         except (ValueError, LookupError, PermissionError, TypeError) as exc:
             return [gr.update()] * len(load_outputs) + [_err(exc)]
         return [*load(rev.yaml_text, cid), f"Revision {rev.revision} is a copy of revision {a} (a draft: publish it to serve it)."]
@@ -344,13 +344,21 @@ def _try_and_autoplay(studio: Studio, code: gr.Code) -> None:
     auto_btn.click(on_auto, [code, auto_model], [verdict, plot, good_chat, rude_chat])
 
 
-def build_studio_tab(app, studio: Studio | None = None) -> Studio:
-    """The Studio tab: personas and scenarios through a form and YAML, with history, try-out and auto-play."""
+def build_studio_tab(app, studio: Studio | None = None, *, token: gr.State | None = None, tab: bool = True) -> Studio:
+    """The Studio tab: personas and scenarios through a form and YAML, with history, try-out and auto-play.
+    With `token` (the signed-in session) every revision is recorded against the signed-in trainer and the
+    write functions check the role; without it (a standalone studio) the trainer types a name."""
     studio = studio or Studio(app)
-    with gr.Tab("Studio"):
+    ctx = gr.Tab("Studio") if tab else gr.Column()
+    with ctx:
         gr.Markdown("### Content studio\nEdit personas and scenarios through the form or the YAML. Every save is a revision; "
                     "only **published** revisions reach trainees. Try a draft, or auto-play it, before you publish.")
-        author = gr.Textbox(label="Your name (trainer) — recorded with every revision", max_lines=1)
+        if token is None:
+            author = gr.Textbox(label="Your name (trainer) — recorded with every revision", max_lines=1)
+        else:
+            from . import ui_accounts as ua
+            author = token
+            studio.who = lambda tok: ua.session_user(app, tok)
         with gr.Tabs():
             for kind in [k for k in KINDS if k in FORMS]:          # a registered kind with a form gets an editor
                 with gr.Tab(kind_of(kind).title + "s"):
@@ -366,17 +374,25 @@ class CoachingPanel:
     checklist: gr.Markdown | None = None
     hint: gr.Markdown | None = None
     app: object = None
+    token: gr.State | None = None
+
+    def _check(self, cid: str, tok: str | None) -> None:
+        """In the web app only the call's own trainee gets its checklist and hints (checked on the server)."""
+        if self.token is not None:
+            from . import ui_accounts as ua
+            self.app.authorize_call(ua.session_user(self.app, tok), cid, write=True)  # type: ignore[union-attr]
 
     @property
     def active(self) -> bool:
         return self.mode == coaching.PRACTICE and self.checklist is not None
 
-    def refresh(self, cid: str):
+    def refresh(self, cid: str, tok: str | None = None):
         if not cid:
             return "", ""
         try:
+            self._check(cid, tok)
             return coaching.checklist_markdown(coaching.call_checklist(self.app, cid)), gr.update()  # type: ignore[arg-type]
-        except coaching.CoachingOff:
+        except (coaching.CoachingOff, PermissionError):
             return "", ""
         except Exception as exc:  # noqa: BLE001 - the panel must never break the call
             log.warning("coaching checklist failed: %s", exc)
@@ -387,10 +403,11 @@ class CoachingPanel:
         if not self.active:
             return
         for ev in events:
-            ev.then(self.refresh, self.call_id, [self.checklist, self.hint], show_progress="hidden")
+            inputs = [self.call_id] + ([self.token] if self.token is not None else [])
+            ev.then(self.refresh, inputs, [self.checklist, self.hint], show_progress="hidden")
 
 
-def build_coaching_panel(app, call_id: gr.State, *, mode: str = coaching.PRACTICE) -> CoachingPanel:
+def build_coaching_panel(app, call_id: gr.State, *, mode: str = coaching.PRACTICE, token: gr.State | None = None) -> CoachingPanel:
     """An optional side panel for practice calls: the script checklist and hints on request.
     In assessment mode it builds nothing visible and attaches nothing."""
     if mode != coaching.PRACTICE:
@@ -399,15 +416,16 @@ def build_coaching_panel(app, call_id: gr.State, *, mode: str = coaching.PRACTIC
         checklist = gr.Markdown("Start a call to see the script checklist.")
         hint_btn = gr.Button("Hint", size="sm")
         hint_md = gr.Markdown()
-    panel = CoachingPanel(mode=mode, call_id=call_id, checklist=checklist, hint=hint_md, app=app)
+    panel = CoachingPanel(mode=mode, call_id=call_id, checklist=checklist, hint=hint_md, app=app, token=token)
 
-    def on_hint(cid):
+    def on_hint(cid, tok=None):
         if not cid:
             return "Start a call first."
         try:
+            panel._check(cid, tok)
             return "\n".join(f"- {esc(h)}" for h in coaching.call_hints(app, cid))
-        except coaching.CoachingOff as exc:
+        except (coaching.CoachingOff, PermissionError) as exc:
             return str(exc)
 
-    hint_btn.click(on_hint, call_id, hint_md)
+    hint_btn.click(on_hint, [call_id] + ([token] if token is not None else []), hint_md)
     return panel

@@ -29,8 +29,16 @@ log = logging.getLogger(__name__)
 STATUS_MARK = {DRAFT: "draft", PUBLISHED: "published", RETIRED: "retired"}
 
 
-def require_editor(author: str) -> str:
-    """Who is editing. Accounts and the trainer role plug in here; for now a name is required for the audit trail."""
+def require_editor(author) -> str:
+    """Who is editing, for the audit trail. In the web app `author` is the signed-in User, and only trainers and
+    admins may edit content (checked here, not only by hiding the tab); the CLI, run by whoever holds the
+    content files and the database, passes a name."""
+    from ..accounts import NotLoggedIn, User, require_role
+    if author is None:
+        raise NotLoggedIn("sign in as a trainer to edit content")
+    if isinstance(author, User):
+        require_role(author, "trainer", "admin")
+        return author.username
     author = " ".join((author or "").split())[:80]
     if not author:
         raise PermissionError("enter your name (trainer) first: every revision records its author")
@@ -44,6 +52,7 @@ class Studio:
         self._rehearsals: OrderedDict[str, Rehearsal] = OrderedDict()
         self._lock = threading.Lock()
         self.max_rehearsals = max_rehearsals
+        self.who: Callable[[object], object] = lambda author: author   # the web app maps its session token to the User
 
     # ------------------------------------------------------------------ listing and opening
     def items(self, kind: str) -> list[tuple[str, str]]:

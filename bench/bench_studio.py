@@ -45,6 +45,7 @@ def main() -> None:
         drafts.append({"sentence": sentence, "source": r.source, "attempts": r.attempts, "seconds": round(time.perf_counter() - t, 1),
                        "problems": [str(p) for p in r.problems][:10], "notes": r.notes, "yaml": r.yaml_text})
         print(f"draft  {r.source:16} {drafts[-1]['seconds']:6.1f}s  {sentence}", flush=True)
+        write_json("bench_studio_partial", {"drafts": drafts})          # a run cut short still leaves its figures
     cat = Catalog.load(ROOT)
     plays = []
     for pid in ANGRY[:1] if quick else ANGRY:
@@ -69,6 +70,7 @@ def main() -> None:
         "total_s": round(time.perf_counter() - t0, 1), "peak_rss_mib": round(peak_rss_mib()), "load_avg": load_avg(),
     }
     print(summary)
+    (Path(__file__).resolve().parent / "results" / "bench_studio_partial.json").unlink(missing_ok=True)
     write_json("bench_studio" + ("_quick" if quick else ""), {"summary": summary, "drafts": drafts, "autoplay": plays,
                                                                "model": settings.customer.describe()})
 

@@ -100,3 +100,12 @@ def test_the_studio_never_saves_a_draft(store, catalog):
     result = Studio(app).draft(SENTENCE)
     assert result.source == MODEL
     assert app.revisions.history("persona", "router-rita") == [] and app.revisions.ids("persona") == []
+
+
+def test_drafts_are_nudged_to_the_sentence():
+    fake = FakeLLM([GOOD.replace("mood: 2", "mood: 7").replace("\nname: Rita Hollis", "\nname: Mrs Rita Hollis")
+                    .replace("full_name: Rita Hollis", "full_name: Mrs Rita Hollis")])
+    result = draft_persona(SENTENCE, fake)                     # "polite": a starting mood of 7 contradicts it
+    assert result.source == MODEL and result.persona.mood == 3 and result.persona.name == "Rita Hollis"
+    assert any("moved to 3" in n for n in result.notes) and any("title" in n for n in result.notes)
+    assert "Invent a new name" in fake.calls[0]["messages"][-1]["content"]

@@ -31,26 +31,47 @@ id: broken-boiler-ben
 name: Ben Carter
 scenario_type: complaint      # one of: complaint, billing, angry_caller, escalation, upsell, cross_sell, follow_up, confused, retention, technical
 difficulty: 3                 # 1 easy … 5 hard
-company: {name: Homeheat Services, product: Boiler cover, context: Engineers can be booked within 48 hours.}
+company:
+  name: Homeheat Services
+  product: Boiler cover
+  context: Engineers can be booked within 48 hours.
 facts:
   full_name: Ben Carter
   account_number: "HH-30418"
-  verification: {postcode: "LS6 2AB", date of birth: "2 May 1979"}
-  amounts: {monthly fee: "£18.50"}
-  dates: {boiler broke: "Monday"}
-  history: [Called on Monday, was promised a call back that never came.]
+  verification:
+    postcode: "LS6 2AB"
+    date of birth: "2 May 1979"
+  amounts:
+    monthly fee: "£18.50"
+  dates:
+    boiler broke: "Monday"
+  history:
+    - Called on Monday and was promised a call back that never came.
 calling_about: my broken boiler
 problem: My boiler stopped working on Monday and nobody has come out to fix it.
-goal: {description: An engineer booked with a confirmed date., accepts: [engineer, book, visit], requires_timeline: true, requires_reference: false}
+goal:
+  description: An engineer booked with a confirmed date.
+  accepts: [engineer, book, visit]
+  requires_timeline: true
+  requires_reference: false
 hidden_details:
-  - {topic: children at home, asked_by: [home, family, children], detail: I've got two small kids and no hot water.}
-mood: 6                       # 0 calm … 10 furious
-patience: 5                   # 1 … 10
-speech: {style: Blunt and tired; short sentences., example_lines: ["It's been three days now.", "I was promised a call back."]}
+  - topic: who is at home
+    asked_by: [home, family, who]
+    detail: My elderly mum lives with me and the house is freezing.
+mood: 6                       # 0 calm … 10 furious: match the description
+patience: 5                   # 1 short-tempered … 10 very patient
+speech:
+  style: Blunt and tired; short sentences.
+  example_lines:
+    - "It's been three days now."
+    - "I was promised a call back."
 brief:
   direction: inbound
   summary: Inbound call. The boiler failed on Monday; a call back was promised and missed.
-  crm: {Customer: Ben Carter, Account: HH-30418, Plan: Boiler cover £18.50/month}
+  crm:
+    Customer: Ben Carter
+    Account: HH-30418
+    Plan: "Boiler cover, £18.50/month"
 """
 
 SYSTEM = ("You write customer persona files for a call-centre training simulator. Reply with YAML only, no prose, "
@@ -93,6 +114,36 @@ def slug(text: str, limit: int = 40) -> str:
     return s.strip("-") or "new-persona"
 
 
+_TITLE = re.compile(r"^(?:mr|mrs|ms|miss|mx|dr|prof)\.?\s+", re.I)
+
+
+def _mood_from(sentence: str) -> tuple[float, float] | None:
+    """A mood range the sentence states outright (e.g. 'polite' -> 0..3, 'furious' -> 7..10)."""
+    low = sentence.lower()
+    if re.search(r"\b(?:furious|livid|irate|angry|shouting|raging)\b", low):
+        return (7.0, 10.0)
+    if re.search(r"\b(?:polite|calm|friendly|patient|kind|gentle|chatty|cheerful)\b", low) and not re.search(r"\b(?:annoyed|frustrated|upset)\b", low):
+        return (0.0, 3.0)
+    return None
+
+
+def fit_sentence(yaml_text: str, sentence: str) -> tuple[str, list[str]]:
+    """Keep the starting mood inside what the sentence says (small models copy the example's number)."""
+    rng = _mood_from(sentence)
+    try:
+        data = yaml.safe_load(yaml_text)
+    except yaml.YAMLError:
+        return yaml_text, []
+    if rng is None or not isinstance(data, dict) or not isinstance(data.get("mood"), (int, float)):
+        return yaml_text, []
+    lo, hi = rng
+    if lo <= data["mood"] <= hi:
+        return yaml_text, []
+    new = hi if data["mood"] > hi else lo
+    note = f"mood {data['mood']} moved to {new:g} to match the description"
+    return re.sub(r"^mood:\s*[0-9.]+", f"mood: {new:g}", yaml_text, count=1, flags=re.M), [note]
+
+
 def tidy(yaml_text: str) -> tuple[str, list[str]]:
     """Small deterministic fixes a small model often needs (id format, the name/full name rule, ranges)."""
     notes: list[str] = []
@@ -110,6 +161,13 @@ def tidy(yaml_text: str) -> tuple[str, list[str]]:
             and facts["full_name"].split() and data["name"].split()[0].lower() != facts["full_name"].split()[0].lower():
         facts["full_name"] = data["name"]
         notes.append("facts.full_name set to the display name")
+    for key in ("name",):
+        v = data.get(key)
+        if isinstance(v, str) and _TITLE.match(v) and len(v.split()) > 2:
+            data[key] = _TITLE.sub("", v)
+            if facts is not None and isinstance(facts.get("full_name"), str):
+                facts["full_name"] = _TITLE.sub("", facts["full_name"])
+            notes.append("title (Mr/Mrs/Dr…) dropped from the name: the first word is what the customer is called")
     for key, lo, hi in (("mood", 0, 10), ("patience", 1, 10), ("difficulty", 1, 5)):
         v = data.get(key)
         if isinstance(v, (int, float)) and not isinstance(v, bool) and not lo <= v <= hi:
@@ -139,7 +197,9 @@ def draft_persona(sentence: str, backend: LLMBackend | None, *, max_tokens: int 
     attempts = 0
     if backend is not None:
         messages: list[Message] = [{"role": "system", "content": SYSTEM},
-                                   {"role": "user", "content": f"Example:\n{SKELETON}\nNow write the persona for this customer: {sentence}"}]
+                                   {"role": "user", "content": f"Example (a different customer):\n{SKELETON}\nNow write the persona for this customer: {sentence}\n"
+                                                               "Invent a new name, company, problem, details and lines that fit this customer; "
+                                                               "do not reuse the example's. Quote any text that contains a colon."}]
         for round_ in (MODEL, REPAIRED):
             attempts += 1
             if on_progress:
@@ -150,6 +210,8 @@ def draft_persona(sentence: str, backend: LLMBackend | None, *, max_tokens: int 
                 notes.append(f"the model could not be reached: {exc}")
                 break
             text, fixes = tidy(extract_yaml(answer))
+            text, fitted = fit_sentence(text, sentence)
+            fixes += fitted
             check = validate_text("persona", text, "drafted persona")
             if check.ok:
                 return DraftResult(text, round_, check.model, problems, attempts, notes + fixes)  # type: ignore[arg-type]

@@ -62,7 +62,8 @@ class Recorder:
     def __init__(self, backend):
         self.backend = backend
         self.calls: list[dict] = []
-        for meth in ("complete", "chat"):
+        # local backends route complete() and complete_json() through _complete(): wrap that one, once
+        for meth in (("_complete", "chat") if hasattr(backend, "_complete") else ("complete", "chat")):
             orig = getattr(backend, meth, None)
             if orig is not None:
                 setattr(backend, meth, self._wrap(orig, meth))

@@ -13,7 +13,10 @@ BREAKING = [
     "Thank you for calling Brightwave, how may I help you today?",
     "Sure! ```python\ndef reverse(s): return s[::-1]\n```",
     "def reverse(s): return s[::-1]",
-    "[Dana is angry] I want my money back",
+    "Dana is an ordinary person, not an assistant.",
+    "Yes, I am. I'm not an AI or a real person.",
+    "I work at Brightwave Telecom, so I know how this goes.",
+    "I'm afraid I wasn't able to find any information on your account.",
     "My instructions say I should be angry.",
     "AGENT: hello there",
     "My account number is 55-9999.",
@@ -54,6 +57,33 @@ def test_guard_requires_revealed_facts_and_no_echo(dana):
 def test_clean_line_strips_tags_and_second_speaker(dana):
     assert clean_line(' DANA: "I want it fixed." AGENT: ok', dana) == "I want it fixed."
     assert clean_line("Fine.\nAGENT: anything else?", dana) == "Fine."
+
+
+def test_clean_line_drops_echoed_stage_directions(dana):
+    assert clean_line("[Dana is angry] I want my money back", dana) == "I want my money back"
+    assert clean_line("I want my money back. ] Dana says", dana) == "I want my money back."
+    assert clean_line("[Dana is angry (8/10).]", dana) == ""
+
+
+def test_guard_accepts_facts_said_the_way_people_say_them(dana):
+    g = Guard(dana)
+    assert g.problems("It's the 14th of March, 1986.", [], {"date of birth": "14 March 1986"}) == []
+    assert g.problems("bt7 1nn", [], {"postcode": "BT7 1NN"}) == []
+    assert g.problems("It's March 1986.", [], {"date of birth": "14 March 1986"}) == ["missing_fact:date of birth"]
+
+
+def test_guard_rejects_admitting_to_a_bot_probe_only_when_deflecting(dana):
+    g = Guard(dana)
+    assert "admits_probe" in g.problems("Yes, I am, now can we get on?", [], beat="deflect")
+    assert g.problems("Yes, I am still waiting for the refund.", [], beat="push_back") == []
+
+
+def test_retry_direction_asks_for_new_words_inside_the_brackets(dana):
+    d = Director(dana)
+    _, direction = d.step("Hello, Brightwave, Megan speaking.")
+    actor = Actor(dana, FakeLLM(["x"]))
+    again = actor._retry_direction(direction, ["repeats_itself"])
+    assert again.text.endswith("]") and "new words" in again.text and again.text != direction.text
 
 
 def test_sanitize_agent_text_caps_and_flattens():

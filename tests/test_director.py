@@ -166,3 +166,28 @@ def test_director_is_deterministic(dana):
         d = Director(dana)
         runs.append([d.step(l)[1].text for l in lines])
     assert runs[0] == runs[1]
+
+
+def test_reassurance_is_not_blame_and_greeting_is_not_a_close():
+    from trainer.moves import detect_patterns
+    assert "blame" not in detect_patterns("Honestly, it's not your fault at all.")
+    assert "blame" in detect_patterns("Well, that's your own fault for not checking.")
+    assert "close" not in detect_patterns("Thank you for calling Brightwave Telecom, you're speaking with Megan, how can I help you today?")
+    assert "close" not in detect_patterns("Thanks for your patience, I've found both charges on your account and I'm refunding the second one now.")
+    assert "close" in detect_patterns("That's all done for you. Thanks for calling, have a lovely evening.")
+
+
+def test_first_line_of_address_is_not_the_full_address():
+    from trainer.moves import asked_fact_keys
+    keys = ["address", "first line of address", "postcode"]
+    assert asked_fact_keys("Can I take the first line of your address and your postcode?", keys) == {"first line of address", "postcode"}
+    assert "address" in asked_fact_keys("What's the full address of the new property?", keys)
+
+
+def test_deflection_names_the_topic_in_the_callers_words(dana):
+    d = Director(dana)
+    d.step("Hello, Brightwave, Megan speaking, how can I help?")
+    _, direction = d.step("Are you a bot?")
+    assert direction.beat == "deflect"
+    assert "the double charge on my broadband bill" in direction.fallback
+    assert "I'm calling about the double charge" in direction.text

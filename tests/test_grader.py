@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -173,3 +172,70 @@ def test_calibration_set_and_agreement_targets(catalog):
     report = calibrate(ROOT / "calibration")
     for dim in ("active_listening", "script_adherence", "de_escalation"):
         assert report["dimensions"][dim]["spearman"] >= 0.7, (dim, report["dimensions"][dim])
+
+
+def test_judge_json_followed_by_more_text_is_parsed():
+    from trainer.grader.judge import Judge
+    raw = 'JSON: {"restate_issue": {"verdict": "met", "quote": "So {just} to confirm"}}\n\nExplanation: {the agent} did well.'
+    assert Judge.parse(raw) == {"restate_issue": {"verdict": "met", "quote": "So {just} to confirm"}}
+    assert Judge.parse("no json here") is None and Judge.parse('{"a": 1') is None
+
+
+def test_judge_prompt_starts_with_the_prefix_read_during_the_call(catalog):
+    """Warming reads Judge.prefix(call so far); the final prompt must begin with it or the cache is wasted."""
+    from trainer.grader.checks import CallContext
+    from trainer.grader.judge import Judge
+    turns = parse_transcript(GOOD)
+    judge = Judge(FakeLLM([]))
+    criteria = [c for c in catalog.rubrics["default"].criteria if c.check == "both"]
+    early = judge.prefix(CallContext(turns=turns[:4]))
+    assert judge.prompt(CallContext(turns=turns), criteria).startswith(early)
+    assert set(judge.schema(criteria)["required"]) == {c.id for c in criteria}
+
+
+def test_regrade_keeps_both_scorecards_and_finds_stale_ones(store, catalog, fake_customer):
+    from trainer.content import content_hash
+    from trainer.service import Frontline
+    app = Frontline(store=store, catalog=catalog, customer_backend=fake_customer, sleep=lambda s: None)
+    s = app.start_call("Sam", "double-billed-dana")
+    app.say(s.id, "Thank you for calling Brightwave, my name is Sam. I'm so sorry about the double charge.")
+    first = app.end_call(s.id)
+    assert app.stale_calls() == []
+    # the rubric changes (a criterion's weight), so the stored scorecard is now stale
+    rubric = catalog.rubrics["default"]
+    changed = rubric.model_copy(update={"criteria": [c.model_copy(update={"weight": c.weight + 1}) if i == 0 else c
+                                                     for i, c in enumerate(rubric.criteria)]})
+    assert content_hash(changed) != first.rubric_hash
+    app.catalog.rubrics["default"] = changed
+    try:
+        assert app.stale_calls() == [s.id]
+        old, new = app.regrade(s.id)
+        assert old is not None and old.rubric_hash == first.rubric_hash and new.rubric_hash == content_hash(changed)
+        history = app.view(s.id).history
+        assert [h.rubric_hash for h in history] == [first.rubric_hash, new.rubric_hash]
+        assert app.stale_calls() == []
+    finally:
+        app.catalog.rubrics["default"] = rubric
+
+
+def test_regrade_refuses_a_call_in_progress(store, catalog, fake_customer):
+    from trainer.service import Frontline
+    app = Frontline(store=store, catalog=catalog, customer_backend=fake_customer, sleep=lambda s: None)
+    s = app.start_call("Sam", "double-billed-dana")
+    with pytest.raises(RuntimeError, match="in progress"):
+        app.regrade(s.id)
+
+
+def test_labelled_sets_are_well_formed(catalog):
+    """Both labelled sets load, name real scenarios, and carry 1–5 labels (null only for offer handling)."""
+    from trainer.calibrate import DIMS
+    files = sorted((ROOT / "calibration").glob("*.json")) + sorted((ROOT / "calibration" / "heldout").glob("*.json"))
+    assert len(files) >= 24 + 16
+    for f in files:
+        data = json.loads(f.read_text())
+        assert data["scenario"] in catalog.scenarios, f
+        assert {t["speaker"] for t in data["turns"]} <= {"agent", "customer"} and len(data["turns"]) >= 6, f
+        for d in DIMS:
+            v = data["labels"].get(d)
+            assert (v is None and d == "offer_handling") or v in (1, 2, 3, 4, 5), (f, d, v)
+        assert isinstance(data["fatal"], list) and all(isinstance(x, str) and x for x in data["fatal"]), f

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from .director import Direction
-from .llm.base import BackendError, LLMBackend, Message, with_retries
+from .llm.base import LLMBackend, Message, with_retries
 from .persona import Persona
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,10 @@ _BREAKS = [
                                  r"openai|qwen|alibaba|chatgpt|large language)\b", re.I)),
     ("acting_as_agent", re.compile(r"\b(?:how (?:can|may) i (?:help|assist)|thank you for calling|thanks for calling|is there anything else i can"
                                    r"|i(?:'d| would) be happy to help|let me (?:check|pull up|look up) your account|i can help you with that"
-                                   r"|we apologi[sz]e for|what can i do for you)\b", re.I)),
+                                   r"|we apologi[sz]e for|what can i do for you|i (?:wasn't able to|was not able to|was unable to|am unable to|couldn't|could not|can't|cannot) find any (?:information|record|details) (?:on|about|for) (?:your|the) account)\b", re.I)),
     ("code", re.compile(r"```|\bdef \w+\(|\bimport \w+|\breturn \w+|console\.log|\bprint\(|</?\w+>|[{};]\s*$|=>")),
-    ("prompt_leak", re.compile(r"\[|\]|\bwhy \w+ is calling\b|\bwhat \w+ (?:wants|knows)\b|\bstage direction|\binstruction|\bprompt\b|\btranscript\b|\bin this line\b|\b(?:agent|assistant|system|user)\s*:", re.I)),
+    ("prompt_leak", re.compile(r"\[|\]|\bonly speaks as\b|\bnot an assistant\b|\ban ordinary person\b|\b(?:ai|bot) or (?:a )?(?:real )?(?:person|human)\b|"
+                               r"\bwhy \w+ is calling\b|\bwhat \w+ (?:wants|knows)\b|\bstage direction|\binstruction|\bprompt\b|\btranscript\b|\bin this line\b|\b(?:agent|assistant|system|user)\s*:", re.I)),
 ]
 _ACCOUNT_LIKE = re.compile(r"\b(?:[A-Z]{2,4}-\d{3,}|\d{2,}-\d{3,})\b")
 _MONEY = re.compile(r"[£$€]\s?(\d+(?:[.,]\d{1,2})?)")
@@ -66,15 +67,22 @@ class Guard:
                               + ([persona.company.context, *(persona.offer.objections if persona.offer else [])]))
         self.known_ids = set(_ACCOUNT_LIKE.findall(facts_text))
         self.known_money = _money_values(facts_text)
+        company = re.escape(persona.company.name.split()[0])
+        self._works_there = re.compile(rf"\b(?:i|we) (?:work|am working|'m working) (?:at|for|with) {company}\b|\bhere at {company}\b", re.I)
 
-    def problems(self, line: str, transcript: list[Turn], must_mention: dict[str, str] | None = None) -> list[str]:
+    def problems(self, line: str, transcript: list[Turn], must_mention: dict[str, str] | None = None,
+                 beat: str | None = None) -> list[str]:
         found = []
         if not line.strip() or len(re.sub(r"\W", "", line)) < 2:
             return ["empty"]
         norm_line = re.sub(r"[^a-z0-9]", "", line.lower())
         for key, value in (must_mention or {}).items():
-            if re.sub(r"[^a-z0-9]", "", value.lower()) not in norm_line:
+            if not fact_in_line(value, line):
                 found.append(f"missing_fact:{key}")
+        if self._works_there.search(line):
+            found.append("acting_as_agent")
+        if beat == "deflect" and _ADMITS.match(line):
+            found.append("admits_probe")
         previous = [re.sub(r"[^a-z0-9]", "", t.text.lower()) for t in transcript if t.speaker == "customer"]
         if norm_line in previous:
             found.append("repeats_itself")
@@ -93,11 +101,31 @@ class Guard:
         return found
 
 
+_ADMITS = re.compile(r"\s*(?:yes|yeah|yep|correct|that's right|i am|i'm afraid so)\b", re.I)
+_ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th)\b")
+_FILLER = {"of", "the", "and", "on", "at"}
+
+
+def fact_in_line(value: str, line: str) -> bool:
+    """A requested fact is in the line, allowing the ways people say it: "14 March 1986" is said by
+    "the 14th of March, 1986"; "BT7 1NN" by "bt7 1nn"."""
+    squash = lambda s: re.sub(r"[^a-z0-9]", "", s.lower())  # noqa: E731
+    if squash(value) in squash(line):
+        return True
+    tokens = lambda s: re.findall(r"[a-z]+|\d+", _ORDINAL.sub(r"\1", s.lower()))  # noqa: E731
+    want = [w for w in tokens(value) if w not in _FILLER]
+    have = set(tokens(line))
+    return bool(want) and all(w in have for w in want)
+
+
 def clean_line(raw: str, persona: Persona) -> str:
     """Trim what small models add around a line: a speaker tag, quotes, a second speaker's turn."""
     text = raw.strip()
     text = re.sub(rf"^(?:{re.escape(persona.speaker_tag)}|customer|caller)\s*:\s*", "", text, flags=re.I)
-    text = re.split(r"\n|\b(?:AGENT|Agent)\s*:|\[", text)[0].strip()
+    text = re.sub(r"\[[^\]\n]*\]", " ", text).strip()      # a stage direction the model echoed
+    text = re.split(r"\n|\b(?:AGENT|Agent)\s*:", text)[0]  # the agent's next turn, written by the model
+    parts = [p.strip() for p in re.split(r"\[|\]", text)]
+    text = next((p for p in parts if re.search(r"\w", p)), "")
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         text = text[1:-1].strip()
     sentences = re.split(r"(?<=[.!?])\s+", text)
@@ -189,6 +217,22 @@ class Actor:
                 on_token("".join(parts))
         return "".join(parts)
 
+    def _retry_direction(self, direction: Direction, problems: list[str]) -> Direction:
+        """The same direction with a nudge away from what went wrong, so a retry is not the same line again."""
+        name = self.persona.first_name
+        notes = []
+        if "repeats_itself" in problems:
+            notes.append(f"{name} says it in new words, not repeating an earlier line.")
+        missing = [p.split(":", 1)[1] for p in problems if p.startswith("missing_fact:")]
+        if missing:
+            notes.append(f"{name} clearly says " + "; ".join(f"{k}: {direction.reveal.get(k, '')}" for k in missing) + ".")
+        if not notes:
+            notes.append(f"{name} answers as the customer, in plain everyday words.")
+        text = direction.text.rstrip()
+        if text.endswith("]"):
+            return replace(direction, text=text[:-1] + " " + " ".join(notes) + "]")
+        return replace(direction, text=text + " " + " ".join(notes))
+
     def speak(self, transcript: list[Turn], direction: Direction, *, on_token: Callable[[str], None] | None = None,
               on_reset: Callable[[], None] | None = None) -> ActorResult:
         """Produce the customer's next line. Never raises for a bad line: it regenerates, then falls back
@@ -199,9 +243,10 @@ class Actor:
             kwargs = {"attempts": self.retries}
             if self.sleep is not None:
                 kwargs["sleep"] = self.sleep
-            raw = with_retries(lambda: self._generate_once(transcript, direction, temp, on_token), **kwargs)
+            ask = direction if attempt == 1 else self._retry_direction(direction, rejected[-1])
+            raw = with_retries(lambda: self._generate_once(transcript, ask, temp, on_token), **kwargs)
             line = clean_line(raw, self.persona)
-            problems = self.guard.problems(line, transcript, direction.reveal)
+            problems = self.guard.problems(line, transcript, direction.reveal, beat=direction.beat)
             if not problems:
                 return ActorResult(text=line, attempts=attempt, used_fallback=False, problems=rejected)
             log.info("rejected customer line %r: %s", line, problems)

@@ -69,19 +69,22 @@ def calibrate(directory: Path, *, judge: bool = False, app=None) -> dict:
     backend = None
     if judge:
         from .llm import make_backend
-        backend = make_backend(settings.grader, settings)
+        backend = make_backend(settings.grader, settings, slot="grader")
     pairs: dict[str, tuple[list[float], list[int]]] = {d: ([], []) for d in DIMS}
     items = []
     files = sorted(directory.glob("*.json"))
     if not files:
         raise FileNotFoundError(f"no labelled transcripts (*.json) in {directory}")
-    for f in files:
+    from tqdm import tqdm
+    judge_status: dict[str, int] = {}
+    for f in tqdm(files, desc="grading", unit="call", disable=not judge):   # with a judge this takes minutes
         data = json.loads(f.read_text())
         scenario = cat.scenarios.get(data.get("scenario", ""))
         persona = cat.persona_for(scenario) if scenario else None
         turns = [Turn(t["speaker"], t["text"]) for t in data["turns"]]
         grader = Grader(cat.rubrics[scenario.rubric if scenario else "default"], judge_backend=backend)
         card = grader.grade(turns, persona=persona, scenario=scenario)
+        judge_status[card.judge_status] = judge_status.get(card.judge_status, 0) + 1
         row = {"id": data.get("id", f.stem), "overall_human": data.get("overall"), "overall_grader": card.overall,
                "fatal_human": bool(data.get("fatal")), "fatal_grader": bool(card.fatal_errors), "dims": {}}
         for d in DIMS:
@@ -93,7 +96,7 @@ def calibrate(directory: Path, *, judge: bool = False, app=None) -> dict:
             pairs[d][1].append(int(human))
             row["dims"][d] = (round(dim.scale5, 2), human)
         items.append(row)
-    report = {"n": len(items), "dimensions": {}, "items": items}
+    report = {"n": len(items), "dimensions": {}, "items": items, "judge_status": judge_status}
     for d, (g, h) in pairs.items():
         g_int = [max(1, min(5, round(x))) for x in g]
         report["dimensions"][d] = {"n": len(g), "spearman": round(spearman(g, h), 3), "qwk": round(quadratic_kappa(g_int, h), 3),
@@ -110,4 +113,6 @@ def format_report(report: dict) -> str:
     for d, m in report["dimensions"].items():
         lines.append(f"{d:20} {m['n']:>3} {m['spearman']:>9.3f} {m['qwk']:>9.3f} {m['within_one']:>9.0%}")
     lines.append(f"fatal-error agreement: {report['fatal_agreement']:.0%}; overall score spearman: {report['overall_spearman']}")
+    if set(report.get("judge_status", {})) - {"off"}:
+        lines.append("LLM judge: " + ", ".join(f"{k} {v}" for k, v in sorted(report["judge_status"].items())))
     return "\n".join(lines)

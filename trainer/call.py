@@ -61,12 +61,15 @@ class CallSession:
 
     @classmethod
     def start(cls, *, store: Store, trainee_name: str, persona: Persona, scenario: Scenario, backend: LLMBackend,
-              settings: dict | None = None, **kw) -> "CallSession":
-        trainee = store.trainee(trainee_name)
-        record = store.start_call(trainee_id=trainee.id, scenario_id=scenario.id, persona_id=persona.id,
+              settings: dict | None = None, trainee_id: int | None = None, mode: str = "practice",
+              curriculum_id: str | None = None, module_id: str | None = None, **kw) -> "CallSession":
+        if trainee_id is None:
+            trainee_id = store.trainee(trainee_name).id
+        record = store.start_call(trainee_id=trainee_id, scenario_id=scenario.id, persona_id=persona.id,
                                   persona_hash=content_hash(persona), persona_snapshot=persona.model_dump_json(),
                                   customer_model=backend.name, settings_json=json.dumps(settings or {}),
-                                  start_mood=persona.mood, final_mood=persona.mood)
+                                  start_mood=persona.mood, final_mood=persona.mood, mode=mode,
+                                  curriculum_id=curriculum_id, module_id=module_id)
         return cls(store=store, record=record, persona=persona, scenario=scenario, backend=backend, **kw)
 
     @classmethod

@@ -27,9 +27,10 @@ def cmd_validate(args) -> int:
     if not args.paths:
         cat = Catalog.load(load_settings().content_dir)
         problems = cat.problems
-        count = len(cat.personas) + len(cat.scenarios) + len(cat.rubrics)
+        count = len(cat.personas) + len(cat.scenarios) + len(cat.rubrics) + len(cat.curricula)
     else:
-        kinds = {"personas": Persona, "scenarios": Scenario, "rubrics": Rubric}
+        from .curriculum import Curriculum
+        kinds = {"personas": Persona, "scenarios": Scenario, "rubrics": Rubric, "curricula": Curriculum}
         files = []
         for p in map(Path, args.paths):
             files += sorted(p.glob("*.y*ml")) if p.is_dir() else [p]
@@ -154,6 +155,33 @@ def cmd_grade(args) -> int:
     return 0
 
 
+def cmd_regrade(args) -> int:
+    from tqdm import tqdm
+
+    from .service import Frontline
+    app = Frontline(use_judge=True if args.judge else None)
+    if args.all:
+        ids = [r.id for r in app.store.calls(limit=100_000) if app.store.scorecards(r.id)]
+    elif args.stale:
+        ids = app.stale_calls()
+    else:
+        ids = args.call_ids
+    if not ids:
+        print("nothing to re-grade" + (" (no scorecard was made with an older rubric)" if args.stale else ""))
+        return 0
+    failed = 0
+    for cid in tqdm(ids, desc="re-grading", unit="call", disable=len(ids) < 3):
+        try:
+            old, new = app.regrade(cid)
+        except (LookupError, RuntimeError) as exc:
+            print(f"{cid}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        was = f"{old.overall:.0f} ({old.grader_model}, rubric {old.rubric_hash[:8]})" if old else "ungraded"
+        print(f"{cid}: {was} -> {new.overall:.0f} ({new.grader_model}, rubric {new.rubric_hash[:8]}); both scorecards kept")
+    return 1 if failed else 0
+
+
 def cmd_calibrate(args) -> int:
     from .calibrate import calibrate, format_report
     report = calibrate(Path(args.dir), judge=args.judge)
@@ -210,6 +238,107 @@ def cmd_db(args) -> int:
         for d in diffs:
             print(f"  differs: {d}", file=sys.stderr)
         return 1 if diffs or cur != migrate.head() else 0
+
+
+def cmd_create_admin(args) -> int:
+    import getpass
+    import secrets
+    from .accounts import AccountError, Accounts
+    from .config import load_settings
+    from .store import Store
+    settings = load_settings()
+    accounts = Accounts(Store(settings.db_url))
+    password, generated = args.password, False
+    if not password:
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"Password for {args.username}: ")
+            if password != getpass.getpass("Again: "):
+                print("error: the passwords differ", file=sys.stderr)
+                return 2
+        else:
+            password, generated = secrets.token_urlsafe(12), True
+    try:
+        user = accounts.create_admin(args.username, password, args.name or "Administrator")
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Created admin '{user.username}' in {settings.db_url}.")
+    if generated:
+        print(f"One-time password: {password}   (change it under Admin → My password after logging in)")
+    return 0
+
+
+def cmd_seed_demo(args) -> int:
+    from .catalog import Catalog
+    from .config import load_settings
+    from .seed import TEAM_A, seed_demo, scripted_customer
+    from .service import Frontline
+    settings = load_settings()
+    cat = Catalog.load(settings.content_dir)
+    app = Frontline(settings=settings, catalog=cat, customer_backend=scripted_customer(cat), use_judge=False, sleep=lambda s: None)
+    print(f"Seeding a demo team into {settings.db_url} (each call is played through the director and graded)…")
+    try:
+        result = seed_demo(app, admin_password=args.admin_password, password=args.password)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"\n{result['calls']} graded calls. Log in at the app with:")
+    if result["admin"]:
+        print(f"  {'admin':14} admin     password: {result['admin'][1]}")
+    for name, role, team in result["users"]:
+        print(f"  {name:14} {role:9} {team:14} password: {result['password']}")
+    print(f"Team lead of {TEAM_A}: lena.fischer. These are demo passwords: change or delete the accounts before real use.")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .accounts import Accounts, User
+    from .catalog import Catalog
+    from .config import load_settings
+    from .export import sessions_csv, xapi_json, xapi_statements
+    from .store import Store
+    from sqlmodel import select
+    settings = load_settings()
+    store = Store(settings.db_url)
+    accounts = Accounts(store)
+    cat = Catalog.load(settings.content_dir)
+    with store.session() as s:        # the command line is trusted: it exports as an admin would
+        admin = s.exec(select(User).where(User.role == "admin")).first()
+    if admin is None:
+        print("error: no admin exists yet; run `trainer create-admin` first", file=sys.stderr)
+        return 2
+    team_id = accounts.team_by_name(args.team).id if args.team else None
+    if args.format == "csv":
+        text = sessions_csv(store, cat, accounts, admin, team_id=team_id)
+    else:
+        text = xapi_json(xapi_statements(store, cat, accounts, admin, base_url=args.base_url, team_id=team_id))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_grade_recording(args) -> int:
+    from .service import Frontline
+    from .voice.service import VoicePractice
+    app = Frontline()
+    vp = VoicePractice(app)
+    try:
+        got = vp.import_recording(args.file, trainee=args.trainee, scenario_id=args.scenario, layout=args.layout,
+                                  agent_channel=args.agent_channel,
+                                  progress=None if args.json else lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr))
+    except (ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not args.json:
+        print(f"call {got.call_id} stored against {args.trainee} ({got.layout}, {len(got.turns)} turns)")
+        for speaker, text in got.turns:
+            print(f"  {speaker.upper():8} {text}")
+        from .voice.metrics import markdown
+        print(markdown(got.metrics.to_dict()))
+    _print_card(got.scorecard, args.json)
     return 0
 
 
@@ -235,6 +364,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     p.add_argument("--judge", action="store_true", help="also ask the configured grader LLM")
     p.set_defaults(fn=cmd_grade)
+    p = sub.add_parser("regrade", help="grade stored calls again with the current rubric, keeping the old scorecards")
+    p.add_argument("call_ids", nargs="*")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--stale", action="store_true", help="every call whose latest scorecard used an older rubric")
+    g.add_argument("--all", action="store_true", help="every graded call")
+    p.add_argument("--judge", action="store_true", help="also ask the configured grader LLM")
+    p.set_defaults(fn=cmd_regrade)
     p = sub.add_parser("calibrate", help="agreement with human-labelled transcripts")
     p.add_argument("dir")
     p.add_argument("--min-spearman", type=float, default=0.0)
@@ -244,6 +380,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("model", help="assemble and verify the embedded model")
     p.add_argument("--verify", action="store_true", help="also check every part's checksum")
     p.set_defaults(fn=cmd_model)
+    p = sub.add_parser("grade-recording", help="transcribe a call recording (WAV/MP3) and grade it like a practice call")
+    p.add_argument("file")
+    p.add_argument("--trainee", required=True, help="the agent on the call; the call is stored against them")
+    p.add_argument("--scenario", help="scenario the call followed (optional; default rubric otherwise)")
+    p.add_argument("--layout", choices=["auto", "stereo", "mono"], default="auto")
+    p.add_argument("--agent-channel", choices=["left", "right"], default="left")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_grade_recording)
     p = sub.add_parser("app", help="run the web app")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
@@ -253,6 +397,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-m", "--message", help="revision: what the new migration changes")
     p.add_argument("--empty", action="store_true", help="revision: an empty migration to fill in by hand")
     p.set_defaults(fn=cmd_db)
+    p = sub.add_parser("create-admin", help="create an admin account (the first one, or another)")
+    p.add_argument("--username", default="admin")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--password", help="omit to be asked (or, without a terminal, to get a generated one-time password)")
+    p.set_defaults(fn=cmd_create_admin)
+    p = sub.add_parser("seed-demo", help="create a demo team with graded call histories")
+    p.add_argument("--password", help="password for every demo user (default: generated and printed)")
+    p.add_argument("--admin-password", help="password for the 'admin' user if no admin exists yet")
+    p.set_defaults(fn=cmd_seed_demo)
+    p = sub.add_parser("export", help="export sessions and scores: csv, or xapi statements (JSON for an LRS)")
+    p.add_argument("format", choices=["csv", "xapi"])
+    p.add_argument("--team", help="only this team")
+    p.add_argument("--base-url", default="https://frontline.example", help="IRI base for xAPI activity ids and accounts")
+    p.add_argument("-o", "--output")
+    p.set_defaults(fn=cmd_export)
+    from .studio.cli import add_parser as add_content_parser
+    add_content_parser(sub)
     args = ap.parse_args(argv)
     if args.cmd == "simulate" and not (args.persona or args.scenario):
         ap.error("simulate needs --persona or --scenario")

@@ -43,6 +43,7 @@ class Settings:
     content_dir: Path = ROOT
     customer: ModelConfig = field(default_factory=ModelConfig)
     grader: ModelConfig = field(default_factory=lambda: ModelConfig(temperature=0.0))
+    judge: str = "auto"               # LLM judge: on | off | auto (on unless the grader is the embedded local model)
     n_threads: int = 0                # local model threads; 0 = all cores
     n_ctx: int = 4096
     host: str = "127.0.0.1"
@@ -80,6 +81,13 @@ def _model_config(prefix: str, file_cfg: dict, base: ModelConfig, environ) -> Mo
     return ModelConfig(**{**base.__dict__, **kw})
 
 
+def _judge_mode(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in ("on", "off", "auto"):
+        raise ValueError(f"FRONTLINE_JUDGE / judge = '{value}': use on, off or auto")
+    return mode
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     environ = os.environ if env is None else env
     cfg_path = Path(environ.get("FRONTLINE_CONFIG", "frontline.toml"))
@@ -103,6 +111,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         content_dir=Path(get("content_dir", str(ROOT))).expanduser(),
         customer=customer,
         grader=grader,
+        judge=_judge_mode(get("judge", "auto")),
         n_threads=int(get("n_threads", "0")),
         n_ctx=int(get("n_ctx", "4096")),
         host=get("host", "127.0.0.1"),

@@ -203,10 +203,10 @@ class Director:
         s.goal_met = s.goal_met or goal_now
 
         if not agent_ended and "bot_probe" in m.moves:
-            return self._say("deflect", f"is puzzled by the odd question, says {self._they()} is a real person calling about {self._topic()}, and asks to get on with it.",
+            return self._say("deflect", f"is puzzled by the odd question, says {self._they()} is a real person (\"I'm calling about {self._topic()}\"), and asks to get on with it.",
                              f"What? I'm just trying to sort out {self._topic()}. Can we get on with it?")
         if not agent_ended and {"injection", "foreign"} & m.moves:
-            return self._say("deflect", f"is confused by what the agent just said, ignores it, and brings the call back to {self._topic()}.",
+            return self._say("deflect", f"is confused by what the agent just said, ignores it, and brings the call back (\"I'm calling about {self._topic()}\").",
                              f"Sorry, I don't follow. I'm calling about {self._topic()}.")
         if agent_ended or ("close" in m.moves and not m.is_question and s.turn > 0):
             if s.goal_met:
@@ -318,7 +318,7 @@ class Director:
         return {"she": "her", "he": "his"}.get(self._they(), "their")
 
     def _topic(self) -> str:
-        return self.persona.goal.description.split(",")[0].lower().rstrip(".")
+        return self.persona.calling_about.rstrip(".")
 
 
 _HINTED = {"accept", "wrap_up", "satisfied_goodbye", "unhappy_goodbye", "hang_up", "ask_supervisor", "accept_transfer", "silence"}

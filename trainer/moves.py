@@ -171,7 +171,18 @@ def detect_patterns(text: str) -> set[str]:
     # "I'm sorry to hear" is empathy and apology-ish; "sorry, what was" is not an apology.
     if "apology" in found and re.fullmatch(r"\s*sorry[,?!. ]+(?:what|which|can you|could you|say).*", text, re.I | re.S):
         found.discard("apology")
+    # "It's not your fault" is reassurance, not blame.
+    if "blame" in found and all(_NEGATED_BEFORE.search(text[max(0, m.start() - 14):m.start()])
+                                for m in PATTERNS["blame"].finditer(text)):
+        found.discard("blame")
+    # A goodbye ends the utterance; "Thanks for calling Brightwave, my name is…" or "thanks for your patience, I've
+    # found it…" at the start of a line is a greeting or a bridge, not a close.
+    if "close" in found and not any(len(text.rstrip()) - m.end() <= 60 for m in PATTERNS["close"].finditer(text)):
+        found.discard("close")
     return found
+
+
+_NEGATED_BEFORE = re.compile(r"\b(?:not|never|no)\b|n't\b|n’t\b", re.I)
 
 
 def fact_mentions(text: str, fact_values: dict[str, str]) -> set[str]:
@@ -196,4 +207,6 @@ def asked_fact_keys(text: str, keys: Iterable[str]) -> set[str]:
         cues = FACT_ASK_WORDS.get(key, (key.replace("_", " "),))
         if any(contains_phrase(low, cue) for cue in cues):
             out.add(key)
+    if "first line" in low:        # "the first line of your address" is not a request for the full address
+        out.discard("address")
     return out

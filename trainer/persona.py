@@ -119,6 +119,29 @@ class Speech(Strict):
     example_lines: list[str] = Field(min_length=2, max_length=6)
 
 
+class Voice(Strict):
+    """How the customer sounds in voice practice (piper-tts). Every field is optional."""
+
+    speed: float = Field(1.0, ge=0.5, le=2.0, description="speaking rate: 1.0 the voice's own pace, 1.3 hurried, 0.8 slow")
+    variation: float = Field(0.667, ge=0.0, le=1.0, description="0 flat and even … 1 lively and uneven (Piper's noise scale)")
+    model_path: str | None = Field(None, description="another Piper voice (.onnx with its .onnx.json beside it); "
+                                                     "absolute, or relative to the content folder")
+
+    @field_validator("model_path")
+    @classmethod
+    def _onnx(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not v.endswith(".onnx"):
+            raise ValueError("voice.model_path must name a Piper voice file ending in .onnx (with its .onnx.json beside it); "
+                             "fix the path, or remove model_path to use the embedded voice")
+        p = Path(v).expanduser()
+        if p.is_absolute() and not (p.is_file() and Path(f"{p}.json").is_file()):
+            raise ValueError(f"voice.model_path {v} (or its .onnx.json) does not exist; copy the voice there, "
+                             "or remove model_path to use the embedded voice")
+        return v
+
+
 class Supervisor(Strict):
     demand_at_mood: float | None = Field(9.0, ge=0, le=10, description="mood at which they ask for a manager; null = never")
     accepts_transfer: bool = True
@@ -139,6 +162,9 @@ class Persona(Strict):
     difficulty: int = Field(ge=1, le=5)
     company: Company
     facts: Facts
+    calling_about: str = Field("my account", min_length=1, max_length=80,
+                               description="what the call is about, as the caller would finish 'I'm calling about …', "
+                                           "e.g. 'the double charge on my bill'")
     problem: str = Field(min_length=1, description="why they are calling, first person is fine")
     goal: Goal
     hidden_details: list[HiddenDetail] = Field(default_factory=list)
@@ -147,6 +173,7 @@ class Persona(Strict):
     triggers: Triggers = Field(default_factory=Triggers)
     offer: Offer | None = None
     speech: Speech
+    voice: Voice | None = None
     supervisor: Supervisor = Field(default_factory=Supervisor)
     brief: AgentBrief
 

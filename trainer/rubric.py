@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from .content import Strict, load_dir, load_model
 
 DIMENSIONS = ("active_listening", "script_adherence", "de_escalation", "empathy", "resolution", "compliance",
-              "offer_handling", "closing")
+              "offer_handling", "closing", "delivery")
 
 
 class Dimension(Strict):

@@ -31,6 +31,7 @@ class Trainee(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True)
     created_at: datetime = Field(default_factory=now)
+    user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)   # the login (trainer.accounts)
 
 
 class CallRecord(SQLModel, table=True):
@@ -44,6 +45,9 @@ class CallRecord(SQLModel, table=True):
     customer_model: str
     settings_json: str = "{}"
     status: str = "active"                 # active | ended | interrupted
+    mode: str = "practice"                 # practice (hints, mood meter) | assessment (hidden, counted)
+    curriculum_id: str | None = Field(default=None, index=True)
+    module_id: str | None = None
     end_reason: str | None = None          # resolved | hung_up | escalated | agent_ended
     owner: str = OWNER                     # host:pid of the process running the call
     start_mood: float = 0.0
@@ -109,9 +113,12 @@ class Store:
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
+        from . import accounts, dashboard, progress  # noqa: F401  (their tables live on the shared metadata)
+        from .studio import revisions  # noqa: F401  (defines the content_revision table on the shared metadata)
+        from .voice import store as _voice_tables  # noqa: F401  (voice tables on the shared metadata)
         if upgrade:                       # upgrade=False: open as it is (migration tests and tools)
             from .migrate import prepare
-            prepare(self.engine)              # Alembic: an empty or older database is upgraded to the newest schema
+            prepare(self.engine)          # Alembic: an empty or older database is upgraded to the newest schema
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -208,11 +215,13 @@ class Store:
             s.refresh(call)
             return call
 
-    def calls(self, *, trainee_id: int | None = None, limit: int = 200) -> list[CallRecord]:
+    def calls(self, *, trainee_id: int | None = None, trainee_ids: list[int] | None = None, limit: int = 200) -> list[CallRecord]:
         with self.session() as s:
             q = select(CallRecord).order_by(CallRecord.started_at.desc()).limit(limit)  # type: ignore[union-attr]
             if trainee_id is not None:
                 q = q.where(CallRecord.trainee_id == trainee_id)
+            if trainee_ids is not None:
+                q = q.where(CallRecord.trainee_id.in_(trainee_ids or [-1]))  # type: ignore[union-attr]
             return list(s.exec(q))
 
     def recover_interrupted(self, *, stale_after: timedelta = timedelta(hours=2)) -> list[str]:
@@ -243,6 +252,29 @@ class Store:
     def scorecards(self, call_id: str) -> list[ScorecardRecord]:
         with self.session() as s:
             return list(s.exec(select(ScorecardRecord).where(ScorecardRecord.call_id == call_id).order_by(ScorecardRecord.id)))
+
+
+def add_missing_columns(engine) -> list[str]:
+    """Add columns that newer code defines to tables an older version created (new columns are nullable or
+    have defaults). Only ever adds; a real migration tool takes over for anything else."""
+    from sqlalchemy import inspect, text
+    insp = inspect(engine)
+    added = []
+    for table in SQLModel.metadata.tables.values():
+        if not insp.has_table(table.name):
+            continue
+        have = {c["name"] for c in insp.get_columns(table.name)}
+        for col in table.columns:
+            if col.name in have:
+                continue
+            default = col.default.arg if col.default is not None and not callable(col.default.arg) else None
+            ddl = f'ALTER TABLE "{table.name}" ADD COLUMN "{col.name}" {col.type.compile(engine.dialect)}'
+            if default is not None:
+                ddl += f" DEFAULT {default!r}" if isinstance(default, str) else f" DEFAULT {int(default) if isinstance(default, bool) else default}"
+            with engine.begin() as conn:
+                conn.execute(text(ddl))
+            added.append(f"{table.name}.{col.name}")
+    return added
 
 
 def _pid_alive(pid: int) -> bool:

@@ -9,6 +9,7 @@ from typing import Iterator
 import pandas as pd
 
 from .actor import sanitize_agent_text
+from .accounts import User
 from .grader import Scorecard
 from .service import Frontline
 
@@ -27,11 +28,42 @@ def chat_text(text: str) -> str:
     return esc(text)
 
 
+def current_user(app: Frontline, token: str | None) -> User:
+    """The signed-in user for a session token; every handler below starts here, so roles are checked on the server."""
+    return app.accounts.user_for_token(token)
+
+
+def module_choices(app: Frontline, token: str | None) -> list[tuple[str, str]]:
+    """Curriculum modules this user can start now, as 'curriculum/module' values (free practice is ''): the ones still
+    to pass first, then passed ones (to retake)."""
+    user = current_user(app, token)
+    todo, done = [], []
+    for cp in app.progress.all_progress(user, user):
+        for m in cp.modules:
+            if m.status not in ("available", "passed") or m.attempts_left == 0:
+                continue
+            left = "" if m.attempts_left is None else f", {m.attempts_left} attempt(s) left"
+            label = f"{cp.curriculum.title} · {m.module.title} [{m.module.mode}{left}]"
+            if m.status == "passed":
+                done.append((f"{label} — passed, retake", f"{cp.curriculum.id}/{m.module.id}"))
+            else:
+                todo.append((label, f"{cp.curriculum.id}/{m.module.id}"))
+    return [("Free practice (pick any scenario)", "")] + todo + done
+
+
+def module_of(app: Frontline, value: str | None):
+    """(curriculum id, module) for a module choice, or (None, None) for free practice."""
+    if not value:
+        return None, None
+    cid, _, mid = value.partition("/")
+    return cid, app.catalog.curriculum(cid).module(mid)
+
+
 def scenario_choices(app: Frontline) -> list[tuple[str, str]]:
     return [(f"{r['title']} — {r['customer']}, {r['company']} · {r['type']} · {'★' * r['difficulty']}", r["id"]) for r in app.scenario_rows()]
 
 
-def brief_markdown(app: Frontline, scenario_id: str | None) -> str:
+def brief_markdown(app: Frontline, scenario_id: str | None, mode: str = "practice") -> str:
     if not scenario_id:
         return "Pick a scenario to read its brief."
     sc = app.catalog.scenario(scenario_id)
@@ -40,7 +72,9 @@ def brief_markdown(app: Frontline, scenario_id: str | None) -> str:
     steps = "\n".join(f"{i}. {esc(s.label)}" for i, s in enumerate(sc.call_script, 1))
     return (f"### {esc(sc.title)}\n**{p.company.name}** · {p.brief.direction} call · {p.scenario_type.value.replace('_', ' ')} · "
             f"difficulty {'★' * p.difficulty}{'☆' * (5 - p.difficulty)} · pass mark {sc.pass_score:.0f}\n\n{esc(p.brief.summary)}\n\n"
-            f"**CRM card**\n\n| Field | Value |\n|---|---|\n{crm}\n\n<details><summary>Call flow for this scenario</summary>\n\n{steps}\n</details>")
+            f"**CRM card**\n\n| Field | Value |\n|---|---|\n{crm}\n\n" +
+            (f"<details><summary>Call flow for this scenario</summary>\n\n{steps}\n</details>" if mode == "practice" else
+             "**Assessment:** no hints and no mood meter. This call counts towards your curriculum."))
 
 
 def mood_bar(mood: float) -> str:
@@ -52,23 +86,28 @@ def mood_bar(mood: float) -> str:
             f"height:12px;border-radius:4px'></div></div>")
 
 
-def start_call(app: Frontline, trainee: str, scenario_id: str | None) -> tuple[str, list[dict], str]:
-    if not (trainee or "").strip():
-        raise ValueError("Enter your name first.")
-    if not scenario_id:
+def start_call(app: Frontline, token: str | None, scenario_id: str | None, module: str | None = None) -> tuple[str, list[dict], str, str]:
+    """Start a call for the signed-in user: (call id, chat history, mood meter html, mode)."""
+    user = current_user(app, token)
+    curriculum_id, mod = module_of(app, module)
+    if mod is None and not scenario_id:
         raise ValueError("Pick a scenario first.")
-    session = app.start_call(trainee, scenario_id)
+    session = app.start_call(None, scenario_id, user=user, curriculum_id=curriculum_id, module_id=mod.id if mod else None)
     p = session.persona
-    intro = (f"📞 {'Incoming' if p.brief.direction == 'inbound' else 'Outgoing'} call — {p.name} is on the line. "
-             f"You speak first: greet the customer.")
-    return session.id, [{"role": "assistant", "content": intro, "metadata": {"title": "Call connected"}}], mood_bar(p.mood)
+    mode = session.record.mode
+    intro = (f"{'Incoming' if p.brief.direction == 'inbound' else 'Outgoing'} call — {p.name} is on the line. "
+             f"You speak first: greet the customer." + (" This is an assessment: it counts." if mode == "assessment" else ""))
+    return session.id, [{"role": "assistant", "content": intro, "metadata": {"title": "Call connected"}}], \
+        (mood_bar(p.mood) if mode == "practice" else ""), mode
 
 
-def stream_turn(app: Frontline, call_id: str, text: str, history: list[dict]) -> Iterator[tuple[list[dict], str, dict]]:
-    """Yield (chat history, mood html, status) as the customer's reply streams in."""
+def stream_turn(app: Frontline, token: str | None, call_id: str, text: str, history: list[dict]) -> Iterator[tuple[list[dict], str, dict]]:
+    """Yield (chat history, mood html, status) as the customer's reply streams in. The mood html is empty in assessment mode."""
+    user = current_user(app, token)
     if not call_id:
         raise ValueError("Start a call first.")
-    session = app.session(call_id)
+    session = app.session(call_id, user)
+    meter = mood_bar if session.record.mode == "practice" else (lambda _mood: "")   # no meter in assessments
     if session.ended:
         raise ValueError("This call has ended. Start a new one, or press Retry.")
     if not (text or "").strip() and session.pending is None:
@@ -93,21 +132,21 @@ def stream_turn(app: Frontline, call_id: str, text: str, history: list[dict]) ->
         if kind == "done":
             break
         history[-1] = {"role": "assistant", "content": chat_text(payload) if kind == "tok" else "…"}
-        yield history, mood_bar(session.director.state.mood), {"ended": False, "error": None}
+        yield history, meter(session.director.state.mood), {"ended": False, "error": None}
     if "error" in result:
         history.pop()
-        yield history, mood_bar(session.director.state.mood), {"ended": False, "error": f"Something went wrong: {result['error']}. Your call is saved."}
+        yield history, meter(session.director.state.mood), {"ended": False, "error": f"Something went wrong: {result['error']}. Your call is saved."}
         return
     reply = result["reply"]
     if reply.error:
         history.pop()
-        yield history, mood_bar(reply.mood), {"ended": False, "error": reply.error}
+        yield history, meter(reply.mood), {"ended": False, "error": reply.error}
         return
     history[-1] = {"role": "assistant", "content": chat_text(reply.text)}
     if reply.ended:
         history.append({"role": "assistant", "content": f"Call ended: {END_REASON.get(reply.end_reason or '', reply.end_reason)}.",
                         "metadata": {"title": "Call ended"}})
-    yield history, mood_bar(reply.mood), {"ended": reply.ended, "error": None}
+    yield history, meter(reply.mood), {"ended": reply.ended, "error": None}
 
 
 def scorecard_markdown(card: Scorecard, turns=None) -> str:
@@ -115,7 +154,7 @@ def scorecard_markdown(card: Scorecard, turns=None) -> str:
     verdict = "PASS" if card.passed else "FAIL"
     out.append(f"## Score {card.overall:.0f}/100 — {verdict}\nPass mark {card.pass_score:.0f}. Rubric `{card.rubric_id}` v{card.rubric_version}, grader: {card.grader_model}.")
     if card.fatal_errors:
-        out.append("### ⛔ Fatal errors (the call fails whatever else it scored)")
+        out.append("### FATAL errors (the call fails whatever else it scored)")
         for f in card.fatal_errors:
             ev = "; ".join(f"turn {e.turn}: “{esc(e.quote)}”" for e in f.evidence)
             out.append(f"- **{esc(f.description)}** {ev}")
@@ -125,6 +164,9 @@ def scorecard_markdown(card: Scorecard, turns=None) -> str:
         out += [f"{i}. {esc(tip)}" for i, tip in enumerate(card.coaching, 1)]
     out.append("### By dimension\n| Dimension | Score |\n|---|---|")
     out += [f"| {d.label} | {'n/a' if d.score is None else f'{d.score:.0f}'} |" for d in card.dimensions]
+    if card.speech:                                       # calls with audio: voice practice or an uploaded recording
+        from .voice.metrics import markdown as speech_markdown
+        out.append(speech_markdown(card.speech))
     out.append("### Criteria and evidence")
     for dim in card.dimensions:
         rows = [c for c in card.criteria if c.dimension == dim.id]
@@ -142,32 +184,70 @@ def mood_frame(moods: list[float]) -> pd.DataFrame:
     return pd.DataFrame({"customer turn": list(range(len(moods))), "mood (0 calm – 10 furious)": moods})
 
 
-def end_and_grade(app: Frontline, call_id: str) -> tuple[str, pd.DataFrame]:
+def end_and_grade(app: Frontline, token: str | None, call_id: str) -> tuple[str, pd.DataFrame]:
+    user = current_user(app, token)
     if not call_id:
         raise ValueError("Start a call first.")
-    card = app.end_call(call_id)
-    view = app.view(call_id)
-    return scorecard_markdown(card), mood_frame(view.moods)
+    card = app.end_call(call_id, user)
+    view = app.view(call_id, user)
+    md = scorecard_markdown(card)
+    if view.record.curriculum_id:
+        md = module_result_markdown(app, user, view.record) + "\n\n" + md
+    return md, mood_frame(view.moods)
 
 
-def past_calls(app: Frontline, trainee: str) -> list[tuple[str, str]]:
-    if not (trainee or "").strip():
-        return []
+def module_result_markdown(app: Frontline, user: User, record) -> str:
+    try:
+        cp = app.progress.curriculum_progress(user, user, record.curriculum_id)
+    except Exception:  # noqa: BLE001 - the curriculum file may have changed since the call; the scorecard still shows
+        return ""
+    m = next((m for m in cp.modules if m.module.id == record.module_id), None)
+    if m is None:
+        return ""
+    line = f"**{cp.curriculum.title} · {m.module.title}** — pass mark {m.module.pass_score:.0f}; "
+    if m.status == "passed":
+        line += f"module **passed** (best {m.best:.0f}{', ' + m.medal + ' medal' if m.medal else ''})."
+    elif m.status == "out_of_attempts":
+        line += "not passed, and no attempts left: your team lead can assign it again."
+    else:
+        line += "not passed yet" + (f"; {m.attempts_left} attempt(s) left." if m.attempts_left is not None else "; try again when ready.")
+    if cp.certificate:
+        line += f" Curriculum complete: certificate {cp.certificate.code} is under *My progress*."
+    return line
+
+
+def past_calls(app: Frontline, token: str | None, username: str | None = None) -> list[tuple[str, str]]:
+    """The calls of `username` (default: the signed-in user) that the signed-in user may see."""
+    user = current_user(app, token)
+    target = app.accounts.by_username(username) if username else user
     out = []
-    for c in app.calls_of(trainee):
+    for c in app.calls_of(target, user):
         cards = app.store.scorecards(c.id)
         score = f"{cards[-1].overall:.0f}/100" if cards else c.status
-        out.append((f"{c.started_at:%Y-%m-%d %H:%M} · {c.scenario_id} · {c.end_reason or c.status} · {score}", c.id))
+        where = f"{c.curriculum_id}/{c.module_id}" if c.curriculum_id else "free practice"
+        out.append((f"{c.started_at:%Y-%m-%d %H:%M} · {c.scenario_id} · {where} · {c.mode} · {c.end_reason or c.status} · {score}", c.id))
     return out
 
 
-def open_call(app: Frontline, call_id: str | None) -> tuple[list[dict], str, pd.DataFrame]:
+def comments_markdown(comments: list[dict]) -> str:
+    if not comments:
+        return ""
+    out = ["### Coaching comments"]
+    for c in comments:
+        out.append(f"> {esc(c['text'])}\n>\n> — {esc(c['author'])}, {c['at']}")
+    return "\n\n".join(out)
+
+
+def open_call(app: Frontline, token: str | None, call_id: str | None) -> tuple[list[dict], str, pd.DataFrame]:
+    user = current_user(app, token)
     if not call_id:
         raise ValueError("Pick a call.")
-    view = app.view(call_id)
+    view = app.view(call_id, user)
     history = [{"role": "user" if t.speaker == "agent" else "assistant", "content": chat_text(t.text)} for t in view.turns]
     status = f"Status: **{view.record.status}**" + (f" — {END_REASON.get(view.record.end_reason or '', view.record.end_reason)}" if view.record.end_reason else "")
+    status += f" · {view.record.mode} mode" + (f" · {view.record.curriculum_id} / {view.record.module_id}" if view.record.curriculum_id else "")
     if view.record.status == "interrupted":
         status += " — this call was interrupted (the app stopped mid-call); the transcript up to the last turn is kept."
     card_md = scorecard_markdown(view.scorecard) if view.scorecard else "_Not graded yet._"
-    return history, status + "\n\n" + card_md, mood_frame(view.moods)
+    notes = comments_markdown(app.dashboard.comments(user, call_id))
+    return history, status + ("\n\n" + notes if notes else "") + "\n\n" + card_md, mood_frame(view.moods)

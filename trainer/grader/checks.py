@@ -51,6 +51,7 @@ class CallContext:
     persona: Persona | None = None
     scenario: Scenario | None = None
     mood: list[float] | None = None          # simulated: start mood, then after each customer turn
+    speech: dict | None = None               # speech metrics when the call had audio (trainer/voice/metrics.py)
     ignored: set[int] = field(default_factory=set)   # turn indexes addressed to the grader: never credited
 
     def __post_init__(self) -> None:
@@ -555,3 +556,72 @@ def accepts_no(ctx: CallContext) -> CheckResult:
 def closing_summary(ctx: CallContext) -> CheckResult:
     hits = ctx.all("summarise")
     return CheckResult(_level(len(hits), 1), [ctx.quote(i, "summarise") for i in hits[:1]])
+
+
+# ------------------------------------------------------------------ speech delivery (calls with audio only)
+# A typed call has no speech metrics: these criteria are then not applicable, like offer criteria on a
+# call without an offer. Thresholds are common contact-center QA targets.
+_NO_AUDIO = "no call audio: speech metrics not applicable"
+
+
+def _speech_turn(ctx: CallContext, turn: int | None) -> list[tuple[int, str]]:
+    if turn and 1 <= turn <= len(ctx.turns):
+        return [(turn, ctx.turns[turn - 1].text[:200])]
+    return []
+
+
+@detector("speech_pace")
+def speech_pace(ctx: CallContext) -> CheckResult:
+    wpm = (ctx.speech or {}).get("words_per_minute")
+    if ctx.speech is None or wpm is None:
+        return CheckResult(None, note=_NO_AUDIO if ctx.speech is None else "no agent speech")
+    level = 1.0 if 120 <= wpm <= 175 else 0.5 if 100 <= wpm <= 200 else 0.0
+    return CheckResult(level, note=f"{wpm:.0f} words per minute")
+
+
+@detector("no_dead_air")
+def no_dead_air(ctx: CallContext) -> CheckResult:
+    if ctx.speech is None:
+        return CheckResult(None, note=_NO_AUDIO)
+    dead = ctx.speech.get("dead_air", [])
+    ev = [e for d in dead[:2] for e in _speech_turn(ctx, d.get("before_turn"))]
+    note = ", ".join(f"{d['seconds']:.1f} s silence" + (f" before turn {d['before_turn']}" if d.get("before_turn") else "") for d in dead[:3])
+    return CheckResult(1.0 if not dead else 0.5 if len(dead) == 1 else 0.0, ev, note)
+
+
+@detector("few_fillers")
+def few_fillers(ctx: CallContext) -> CheckResult:
+    per_min = (ctx.speech or {}).get("fillers_per_minute")
+    if ctx.speech is None or per_min is None:
+        return CheckResult(None, note=_NO_AUDIO if ctx.speech is None else "no agent speech")
+    words = ", ".join(f"{k} ×{v}" for k, v in ctx.speech.get("fillers", {}).items())
+    return CheckResult(1.0 if per_min <= 3 else 0.5 if per_min <= 6 else 0.0, note=f"{per_min:.1f} filler words a minute" + (f" ({words})" if words else ""))
+
+
+@detector("talk_ratio")
+def talk_ratio(ctx: CallContext) -> CheckResult:
+    ratio = (ctx.speech or {}).get("talk_ratio")
+    if ctx.speech is None or ratio is None:
+        return CheckResult(None, note=_NO_AUDIO if ctx.speech is None else "no speech")
+    level = 1.0 if 0.3 <= ratio <= 0.65 else 0.5 if 0.2 <= ratio <= 0.75 else 0.0
+    return CheckResult(level, note=f"the agent talked {ratio:.0%} of the time")
+
+
+@detector("no_talking_over")
+def no_talking_over(ctx: CallContext) -> CheckResult:
+    if ctx.speech is None:
+        return CheckResult(None, note=_NO_AUDIO)
+    over = ctx.speech.get("talk_over", [])
+    ev = [e for o in over[:2] for e in _speech_turn(ctx, o.get("turn"))]
+    return CheckResult(1.0 if not over else 0.5 if len(over) == 1 else 0.0, ev,
+                       f"talked over the customer {len(over)} time(s)" if over else "")
+
+
+@detector("response_latency")
+def response_latency(ctx: CallContext) -> CheckResult:
+    med = (ctx.speech or {}).get("response_latency_median_s")
+    if ctx.speech is None or med is None:
+        return CheckResult(None, note=_NO_AUDIO if ctx.speech is None else "no customer-then-agent exchange")
+    worst = ctx.speech.get("response_latency_max_s") or med
+    level = 1.0 if med <= 2.0 and worst <= 6.0 else 0.5 if med <= 4.0 else 0.0
+    return CheckResult(level, note=f"median {med:.1f} s, longest {worst:.1f} s before answering")

@@ -63,6 +63,7 @@ class Scorecard(BaseModel):
     flags: list[str] = Field(default_factory=list)
     judge_status: str = "off"
     seconds: float = 0.0
+    speech: dict | None = None         # speech metrics (trainer/voice/metrics.py) when the call had audio
 
     def dimension(self, name: str) -> DimensionScore:
         return next(d for d in self.dimensions if d.id == name)
@@ -80,10 +81,21 @@ class Grader:
         self.judge = Judge(judge_backend, sleep=sleep) if judge_backend is not None else None
         self.model_name = judge_backend.name if judge_backend is not None else "deterministic"
 
+    @property
+    def can_warm(self) -> bool:
+        return self.judge is not None and getattr(self.judge.backend, "supports_prefill", False)
+
+    def warm(self, turns: list[Turn], *, wait_while=None) -> int:
+        """Let a local judge read the call so far while the call is still going on (the prompt starts with the
+        transcript), so grading at the end only reads the last lines and the questions. Returns tokens read."""
+        if not self.can_warm:
+            return 0
+        return self.judge.backend.prefill(self.judge.prefix(CallContext(turns=turns)), wait_while=wait_while)
+
     def grade(self, turns: list[Turn], *, persona: Persona | None = None, scenario: Scenario | None = None,
-              mood: list[float] | None = None, pass_score: float | None = None) -> Scorecard:
+              mood: list[float] | None = None, pass_score: float | None = None, speech: dict | None = None) -> Scorecard:
         t0 = time.perf_counter()
-        ctx = CallContext(turns=turns, persona=persona, scenario=scenario, mood=mood)
+        ctx = CallContext(turns=turns, persona=persona, scenario=scenario, mood=mood, speech=speech)
         judged = [c for c in self.rubric.criteria if c.check in ("judge", "both")] if self.judge else []
         verdicts, judge_status = self.judge.judge(ctx, judged) if self.judge else ({}, "off")
         scores: list[CriterionScore] = []
@@ -121,7 +133,7 @@ class Grader:
                          grader_model=self.model_name, overall=0.0 if fatal else raw, raw_overall=raw, pass_score=threshold,
                          passed=not fatal and raw >= threshold, fatal_errors=fatal, dimensions=dims, criteria=scores,
                          coaching=coaching_points(scores, persona), flags=flags, judge_status=judge_status,
-                         seconds=round(time.perf_counter() - t0, 3))
+                         seconds=round(time.perf_counter() - t0, 3), speech=speech)
 
 
 def coaching_points(scores: list[CriterionScore], persona: Persona | None, n: int = 3) -> list[str]:

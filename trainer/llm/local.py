@@ -6,23 +6,50 @@ new lines.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .base import BackendError, GenerationStats, Message
 
 log = logging.getLogger(__name__)
 
-_instances: dict[tuple[str, int, int], "LocalBackend"] = {}
+_instances: dict[tuple[str, int, int, str], "LocalBackend"] = {}
 _instances_lock = threading.Lock()
+
+
+class _Activity:
+    """How many generations are running in this process, across instances: background prefill waits for 0,
+    so it only ever uses CPU the customer's replies are not using."""
+
+    def __init__(self):
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        with self._lock:
+            self._n += 1
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._n -= 1
+
+    @property
+    def busy(self) -> bool:
+        return self._n > 0
+
+
+ACTIVITY = _Activity()
 
 
 class LocalBackend:
     supports_completion = True
+    supports_json_schema = True
+    supports_prefill = True
 
     def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int = 0):
         self.model_path = Path(model_path)
@@ -33,10 +60,13 @@ class LocalBackend:
         self.lock = threading.Lock()
         self.load_s = 0.0
         self.last_stats = GenerationStats()
+        self._grammars: dict[str, object] = {}
 
     @classmethod
-    def shared(cls, model_path: Path, *, n_ctx: int = 4096, n_threads: int = 0) -> "LocalBackend":
-        key = (str(model_path), n_ctx, n_threads)
+    def shared(cls, model_path: Path, *, n_ctx: int = 4096, n_threads: int = 0, slot: str = "customer") -> "LocalBackend":
+        """One instance per model file and slot. The customer and the grader get separate slots, so each keeps its
+        own KV cache; the weights are memory-mapped, so a second slot costs its cache (~120 MB), not another copy."""
+        key = (str(model_path), n_ctx, n_threads, slot)
         with _instances_lock:
             if key not in _instances:
                 _instances[key] = cls(model_path, n_ctx=n_ctx, n_threads=n_threads)
@@ -68,7 +98,10 @@ class LocalBackend:
         return len(tokens), n
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str]) -> Iterator[str]:
-        with self.lock:
+        yield from self._complete(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop)
+
+    def _complete(self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str], grammar=None) -> Iterator[str]:
+        with self.lock, ACTIVITY:
             llm = self.load()
             stats = GenerationStats()
             stats.prompt_tokens, stats.reused_tokens = self._reused(llm, prompt)
@@ -76,7 +109,7 @@ class LocalBackend:
                 raise BackendError(f"prompt too long for the context window ({stats.prompt_tokens} tokens of {self.n_ctx})", retryable=False)
             t0 = time.perf_counter()
             for chunk in llm.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, top_p=0.9,
-                                               repeat_penalty=1.1, stop=stop, stream=True):
+                                               repeat_penalty=1.1, stop=stop, stream=True, grammar=grammar):
                 text = chunk["choices"][0].get("text", "")
                 if text:
                     if not stats.completion_tokens:
@@ -86,8 +119,40 @@ class LocalBackend:
             stats.total_s = time.perf_counter() - t0
             self.last_stats = stats
 
-    def chat(self, messages: list[Message], *, max_tokens: int, temperature: float, stop: list[str]) -> Iterator[str]:
+    def complete_json(self, prompt: str, schema: dict, *, max_tokens: int) -> str:
+        """A completion constrained by llama.cpp's grammar to JSON matching the schema (greedy decoding)."""
+        from llama_cpp import LlamaGrammar
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+        return "".join(self._complete(prompt, max_tokens=max_tokens, temperature=0.0, stop=[], grammar=self._grammars[key]))
+
+    def prefill(self, prompt: str, *, chunk: int = 32, wait_while: Callable[[], bool] | None = None) -> int:
+        """Evaluate the prompt into the KV cache ahead of time, a few tokens at a time, pausing while
+        wait_while() is true (another generation is running). A later completion whose prompt starts with
+        this one only evaluates the rest. Returns the number of tokens evaluated now."""
         with self.lock:
+            llm = self.load()
+            tokens = llm.tokenize(prompt.encode("utf-8"), special=True)
+            cached = llm._input_ids[: llm.n_tokens].tolist()
+            keep = 0
+            for a, b in zip(cached, tokens):
+                if a != b:
+                    break
+                keep += 1
+            keep = min(keep, len(tokens) - 1)       # always leave one token, so a completion refreshes the logits
+            todo = tokens[keep:len(tokens) - 1]
+            if not todo:
+                return 0
+            llm.n_tokens = keep
+            for i in range(0, len(todo), chunk):
+                while wait_while is not None and wait_while():
+                    time.sleep(0.05)
+                llm.eval(todo[i:i + chunk])
+            return len(todo)
+
+    def chat(self, messages: list[Message], *, max_tokens: int, temperature: float, stop: list[str]) -> Iterator[str]:
+        with self.lock, ACTIVITY:
             llm = self.load()
             t0 = time.perf_counter()
             stats = GenerationStats()

@@ -1,0 +1,190 @@
+"""Voice-to-voice latency on the embedded models: end of the trainee's speech → first audio of the
+customer's reply, with a breakdown per stage (end-of-turn detection, speech-to-text, first LLM token,
+first speakable chunk, first TTS audio).
+
+The trainee's speech is synthesised by piper itself (faster, flatter settings than the customer's voice)
+so the run is reproducible; it is streamed in 100 ms chunks through the end-of-turn detector (VAD), then
+the audio up to the detection goes through the real voice turn loop on the embedded 1.5B customer model.
+Scripted calls: double-billed-dana, then late-fee-lucas (the agent lines of bench_call.py).
+
+    .venv/bin/python bench/bench_voice.py [--label NAME] [--silence-ms 500] [--no-first-clause] [--beam 1]
+                                          [--whisper tiny.en|DIR] [--no-prefill] [--turns 10]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, load_avg, median, pct, peak_rss_mib, setup_env  # noqa: E402
+
+setup_env()
+
+import numpy as np  # noqa: E402
+
+from bench_call import SCRIPTS  # noqa: E402
+from trainer.service import Frontline  # noqa: E402
+from trainer.voice.audio import STT_RATE, resample  # noqa: E402
+from trainer.voice.service import VoiceConfig, VoicePractice  # noqa: E402
+from trainer.voice.stt import EndOfTurn, PhraseTranscriber, WhisperSTT  # noqa: E402
+from trainer.voice.tts import PiperTTS, VoiceSettings  # noqa: E402
+
+TARGET_P50, TARGET_P95 = 1.5, 2.5
+TRAINEE_VOICE = VoiceSettings(speed=1.15, variation=0.4)      # not the customer's settings
+CHUNK = STT_RATE // 10
+
+
+def trainee_audio(tts: PiperTTS, text: str) -> tuple[np.ndarray, float]:
+    """Synthesised agent speech at 16 kHz with 0.3 s of silence before and 1.5 s after; returns (audio, true speech end)."""
+    sr, pcm = tts.synthesize(text, TRAINEE_VOICE)
+    a = resample(pcm.astype(np.float32) / 32768.0, sr, STT_RATE)
+    loud = np.nonzero(np.abs(a) > 0.01)[0]
+    end = (loud[-1] + 1) / STT_RATE if len(loud) else len(a) / STT_RATE
+    lead = np.zeros(int(0.3 * STT_RATE), np.float32)
+    rng = np.random.default_rng(0)
+    audio = np.concatenate([lead, a, np.zeros(int(1.5 * STT_RATE), np.float32)])
+    audio += rng.normal(0, 0.002, len(audio)).astype(np.float32)                 # a quiet room, not digital silence
+    return audio, float(0.3 + end)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--label", default="default")
+    ap.add_argument("--silence-ms", type=int, default=500)
+    ap.add_argument("--no-first-clause", action="store_true")
+    ap.add_argument("--no-prefill", action="store_true")
+    ap.add_argument("--beam", type=int, default=1)
+    ap.add_argument("--compute-type", default="int8")
+    ap.add_argument("--whisper", default="tiny.en")
+    ap.add_argument("--turns", type=int, default=10)
+    ap.add_argument("--pause-ms", type=int, default=200)
+    ap.add_argument("--no-phrases", action="store_true", help="transcribe the whole turn after it ends (no phrase-by-phrase STT)")
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    app = Frontline()
+    backend = app.customer_backend()
+    backend.load()
+    llm_load = time.perf_counter() - t0
+    stt = WhisperSTT(args.whisper, beam_size=args.beam, compute_type=args.compute_type)
+    tts = PiperTTS()
+    cfg = VoiceConfig(whisper_model=args.whisper, vad_silence_ms=args.silence_ms, keep_audio=False,
+                      split_first_clause=not args.no_first_clause)
+    vp = VoicePractice(app, stt=stt, tts=tts, config=cfg)
+    t1 = time.perf_counter()
+    vp.warm_up()
+    speech_load = time.perf_counter() - t1
+
+    rows = []
+    for persona, script in SCRIPTS:
+        session = vp.start_call("Bench Trainee", persona)
+        if not args.no_prefill:
+            vp.prefill(session.id, wait=True)            # what the app does while the trainee reads the brief
+        loop = vp.loop()
+        for step, line in script[: args.turns]:
+            if session.ended:
+                break
+            audio, speech_end = trainee_audio(tts, line)
+            # Real time, simulated: chunk k arrives at (k+1)·0.1 s. Phrase transcriptions start when a pause is seen
+            # (or when the previous one finishes) and take their measured compute time; nothing else runs meanwhile.
+            eot = EndOfTurn(silence_ms=args.silence_ms, pause_ms=args.pause_ms)
+            phrases = PhraseTranscriber(stt) if not args.no_phrases else None
+            busy_until, fired = 0.0, None
+            for i in range(0, len(audio), CHUNK):
+                fired = eot.feed(audio[i:i + CHUNK])
+                now_s = (i + CHUNK) / STT_RATE
+                if fired:
+                    break
+                if phrases is not None and eot.new_pause is not None:
+                    start = max(now_s, busy_until)
+                    before = phrases.seconds
+                    phrases.pause(audio, eot.new_pause)
+                    busy_until = start + (phrases.seconds - before)
+            if fired is None:
+                print(f"  {persona} {step}: end of turn never detected", file=sys.stderr)
+                continue
+            detected = fired.detected_at + fired.vad_s
+            eot_s = max(0.0, detected - speech_end)
+            if phrases is not None:
+                start = max(detected, busy_until)
+                before = phrases.seconds
+                heard_t = phrases.finish(fired.audio)
+                stt_wait = start + (phrases.seconds - before) - detected
+                events = list(loop.turn(session.id, fired.audio, eot_s=eot_s, clock0=time.time(), transcript=heard_t, stt_wait_s=stt_wait))
+            else:
+                events = list(loop.turn(session.id, fired.audio, eot_s=eot_s, clock0=time.time()))
+            final = events[-1]
+            if final.kind != "customer_text":
+                print(f"  {persona} {step}: {final.text}", file=sys.stderr)
+                continue
+            heard = next(e.text for e in events if e.kind == "agent_text")
+            t = final.timings
+            row = {"persona": persona, "step": step, "said": line, "heard": heard, "reply": final.text,
+                   "chunks": sum(e.kind == "customer_audio" for e in events), **{k: t[k] for k in
+                   ("eot_s", "stt_s", "llm_first_token_s", "first_chunk_s", "tts_first_s", "voice_to_voice_s")},
+                   "llm_prompt_tokens": backend.last_stats.prompt_tokens, "llm_reused_tokens": backend.last_stats.reused_tokens}
+            rows.append(row)
+            print(f"  {persona[:12]:12} {step:14} v2v {row['voice_to_voice_s']:.2f}s = eot {row['eot_s']:.2f} + stt {row['stt_s']:.2f} "
+                  f"+ llm→chunk {row['first_chunk_s']:.2f} (1st tok {row['llm_first_token_s']:.2f}) + tts {row['tts_first_s']:.2f}"
+                  f"   heard: {heard[:50]!r}")
+        app.end_call(session.id)
+
+    def stat(key):
+        xs = [r[key] for r in rows if r[key] is not None]
+        return {"p50": round(median(xs), 3), "p95": round(pct(xs, 0.95), 3), "max": round(max(xs), 3) if xs else None}
+    v2v = stat("voice_to_voice_s")
+    summary = {
+        "label": args.label, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
+        "load_avg_at_end": load_avg(), "machine_shared": True,
+        "settings": {"whisper": args.whisper, "beam": args.beam, "compute_type": args.compute_type, "vad_silence_ms": args.silence_ms,
+                     "first_clause": not args.no_first_clause, "prefill": not args.no_prefill,
+                     "phrase_stt": not args.no_phrases, "pause_ms": args.pause_ms},
+        "turns": len(rows), "voice_to_voice_s": v2v,
+        "stages_s": {k: stat(k) for k in ("eot_s", "stt_s", "llm_first_token_s", "first_chunk_s", "tts_first_s")},
+        "target": {"p50": TARGET_P50, "p95": TARGET_P95, "met": bool(v2v["p50"] <= TARGET_P50 and v2v["p95"] <= TARGET_P95)},
+        "load_s": {"llm": round(llm_load, 2), "whisper_and_piper_with_warmup": round(speech_load, 2)},
+        "peak_rss_mib": round(peak_rss_mib()), "stt_exact_words": sum(_norm(r["said"]) == _norm(r["heard"]) for r in rows),
+        "stt_wer": round(sum(_edits(r["said"], r["heard"]) for r in rows) / max(1, sum(len(_words(r["said"])) for r in rows)), 3),
+        "rows": rows,
+    }
+    out = RESULTS / "bench_voice.json"
+    RESULTS.mkdir(exist_ok=True)
+    data = json.loads(out.read_text()) if out.is_file() else {}
+    data[args.label] = summary
+    out.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    print(f"\nvoice-to-voice over {len(rows)} turns: p50 {v2v['p50']:.2f}s  p95 {v2v['p95']:.2f}s  (target p50 ≤ {TARGET_P50}, p95 ≤ {TARGET_P95}: "
+          f"{'MET' if summary['target']['met'] else 'MISSED'})")
+    for k, s in summary["stages_s"].items():
+        print(f"  {k:18} p50 {s['p50']:.3f}  p95 {s['p95']:.3f}")
+    print(f"  loads: llm {llm_load:.1f}s, whisper+piper+warm-up {speech_load:.1f}s; peak RSS {summary['peak_rss_mib']} MiB; "
+          f"STT exact on {summary['stt_exact_words']}/{len(rows)} lines, WER {summary['stt_wer']:.1%}; load avg {load_avg()}")
+    print(f"wrote {out} [{args.label}]")
+    return 0
+
+
+def _words(s: str) -> list[str]:
+    import re
+    return re.findall(r"[a-z0-9']+", s.lower().replace("£", ""))
+
+
+def _edits(ref: str, hyp: str) -> int:
+    a, b = _words(ref), _words(hyp)
+    d = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        prev, d[0] = d[0], i
+        for j in range(1, len(b) + 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] != b[j - 1]))
+    return d[len(b)]
+
+
+def _norm(s: str) -> str:
+    import re
+    return re.sub(r"[^a-z0-9]", "", s.lower())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

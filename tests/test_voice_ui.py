@@ -1,0 +1,90 @@
+"""The voice tabs' handlers without a browser, and the app building with the voice tabs (no model loaded)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trainer.llm.fake import FakeLLM
+from trainer.service import Frontline
+from trainer.voice import handlers as vh
+from trainer.voice.fakes import FakeSTT, FakeTTS, energy_spans, transcript
+from trainer.voice.service import VoiceConfig, VoicePractice
+
+from .conftest import in_character_responder
+from .test_voice import AGENT, CUSTOMER, mic, write_stereo
+
+
+@pytest.fixture
+def app(store, catalog, dana):
+    return Frontline(store=store, catalog=catalog, customer_backend=FakeLLM(responder=in_character_responder(dana)), sleep=lambda s: None)
+
+
+def test_voice_call_through_handlers(app):
+    vp = VoicePractice(app, stt=FakeSTT(["Hello, you're through to Brightwave, Sam speaking."]), tts=FakeTTS(), config=VoiceConfig())
+    with pytest.raises(ValueError, match="name"):
+        vh.start(vp, " ", "double-billed-dana")
+    cid, hist, status = vh.start(vp, "Sam", "double-billed-dana")
+    with pytest.raises(ValueError, match="Nothing was recorded"):
+        list(vh.speak(vp, cid, None, hist))
+    updates = list(vh.speak(vp, cid, mic(), hist))
+    audio_chunks = [a for a, *_ in updates if a is not None]
+    assert audio_chunks and all(a[:4] == b"RIFF" for a in audio_chunks)            # streamed as WAV pieces
+    _, hist, status, ended = updates[-1]
+    assert hist[-2] == {"role": "user", "content": "Hello, you're through to Brightwave, Sam speaking."}
+    assert hist[-1]["role"] == "assistant" and "sorted" in hist[-1]["content"] and "Reply started" in status and not ended
+    md, replay = vh.end(vp, cid)
+    assert "Speech metrics" in md and "Speech delivery" in md and replay[:4] == b"RIFF"
+
+
+def test_upload_through_handlers(app, tmp_path):
+    f = write_stereo(tmp_path / "call.wav", AGENT, CUSTOMER)
+    vp = VoicePractice(app, stt=FakeSTT([transcript(*AGENT), transcript(*CUSTOMER)]), tts=FakeTTS(), vad=energy_spans)
+    seen = []
+    md, hist, audio = vh.upload(vp, str(f), "Riley", "", "auto", "left", progress=lambda frac, msg: seen.append(msg))
+    assert "Stored against Riley" in md and "Speech metrics" in md and len(hist) == 4 and audio[:4] == b"RIFF"
+    assert seen[0] == "decoding audio" and seen[-1] == "done"
+    with pytest.raises(ValueError, match="Choose a call recording"):
+        vh.upload(vp, None, "Riley", "", "auto", "left")
+
+
+def test_app_builds_with_voice_tabs_without_loading_models(app):
+    import ui
+    demo = ui.build(app)
+    labels = {getattr(b, "label", None) for b in demo.blocks.values()}
+    assert {"Voice practice", "Grade a recording"} <= labels
+    assert not any(getattr(b, "streaming", False) is False and getattr(b, "label", "") == "Customer" for b in demo.blocks.values())
+
+
+def test_ffmpeg_is_provided_from_pypi(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+    from trainer.voice.ffmpeg import ensure_ffmpeg
+    monkeypatch.setenv("PATH", "/nonexistent")
+    exe = ensure_ffmpeg(tmp_path)
+    assert exe == str(tmp_path / "bin" / "ffmpeg") and shutil.which("ffmpeg") == exe
+    assert "aac" in subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+
+
+def test_hands_free_turn_ends_by_voice_activity(app):
+    from trainer.voice.audio import STT_RATE
+    from trainer.voice.stt import EndOfTurn
+
+    def spans(audio, **kw):                     # scripted VAD: speech where the signal is loud
+        loud = np.nonzero(np.abs(audio) > 0.05)[0]
+        return [(loud[0] / STT_RATE, (loud[-1] + 1) / STT_RATE)] if len(loud) else []
+    stt = FakeSTT(["Hello, Brightwave, Sam speaking.", "How can I help?"])   # two phrases: cut at the pause
+    vp = VoicePractice(app, stt=stt, tts=FakeTTS(), end_of_turn=lambda: EndOfTurn(silence_ms=500, window_s=100, spans=spans))
+    cid, hist, _ = vh.start(vp, "Sam", "double-billed-dana")
+    rate = 48000
+    speech = (0.3 * np.sin(np.arange(rate) * 0.05) * 32767).astype(np.int16)       # 1 s "speech"
+    quiet = np.zeros(rate // 10, dtype=np.int16)                                    # 100 ms chunks of silence
+    state, ready, chunks = None, None, [speech] + [quiet] * 3 + [speech] + [quiet] * 8
+    for c in chunks:
+        state, ready = vh.listen(vp, cid, (rate, c), state)
+        if ready:
+            break
+    assert ready is not None and ready.transcript.text == "Hello, Brightwave, Sam speaking. How can I help?"
+    assert len(stt.calls) == 2 and 0.4 <= ready.eot_s <= 0.7
+    updates = list(vh.answer(vp, cid, ready, hist))
+    _, hist, status, _ = updates[-1]
+    assert hist[-2]["content"] == ready.transcript.text and "sorted" in hist[-1]["content"]

@@ -1,0 +1,261 @@
+"""Voice practice and recording upload as plain functions over Frontline, for the web UI and the CLI."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ..call import CallSession
+from ..grader import Scorecard
+from .audio import STT_RATE, to_stt, write_wav
+from .loop import VoiceEvent, VoiceTurnLoop
+from .store import VoiceStore
+from .stt import EndOfTurn, PhraseTranscriber, SpeechToText, Transcript, WhisperSTT
+from .tts import PiperTTS, TextToSpeech
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VoiceConfig:
+    """Voice settings, each an environment variable (see README, Voice)."""
+
+    whisper_model: str = "tiny.en"       # FRONTLINE_WHISPER_MODEL: tiny.en (embedded) or a CTranslate2 folder
+    vad_silence_ms: int = 500            # FRONTLINE_VAD_SILENCE_MS: silence that ends the trainee's turn (hands-free)
+    keep_audio: bool = True              # FRONTLINE_KEEP_AUDIO: keep call audio for replay (0 to switch off)
+    split_first_clause: bool = True      # FRONTLINE_VOICE_FIRST_CLAUSE: voice the first clause before the sentence ends
+
+    @classmethod
+    def from_env(cls, env=None) -> "VoiceConfig":
+        e = os.environ if env is None else env
+        d = cls()
+
+        def flag(name: str, default: bool) -> bool:
+            v = e.get(name)
+            return default if v is None else v.strip().lower() not in ("0", "false", "no", "off", "")
+        try:
+            silence = int(e.get("FRONTLINE_VAD_SILENCE_MS", d.vad_silence_ms))
+        except ValueError:
+            raise ValueError("FRONTLINE_VAD_SILENCE_MS must be a whole number of milliseconds, e.g. 500") from None
+        if not 100 <= silence <= 5000:
+            raise ValueError(f"FRONTLINE_VAD_SILENCE_MS={silence}: use a value between 100 and 5000 (500 is the default)")
+        return cls(whisper_model=e.get("FRONTLINE_WHISPER_MODEL", d.whisper_model), vad_silence_ms=silence,
+                   keep_audio=flag("FRONTLINE_KEEP_AUDIO", d.keep_audio),
+                   split_first_clause=flag("FRONTLINE_VOICE_FIRST_CLAUSE", d.split_first_clause))
+
+
+class VoicePractice:
+    def __init__(self, app, *, stt: SpeechToText | None = None, tts: TextToSpeech | None = None,
+                 config: VoiceConfig | None = None, end_of_turn: Callable[[], EndOfTurn] | None = None,
+                 vad: Callable[[np.ndarray], list[tuple[float, float]]] | None = None):
+        self.app = app
+        self.vad = vad                      # where speech is in a clip (default: the Silero VAD in faster-whisper)
+        self._eot_factory = end_of_turn
+        self.config = config or VoiceConfig.from_env()
+        self._stt = stt
+        self._tts = tts
+        self._needs_warm_up = stt is None or tts is None      # the real models: load them when a voice call starts
+        self.voice_store = VoiceStore(app.store)
+        self.audio_root = Path(app.settings.home) / "audio"
+
+    # models are loaded on first use, so the app starts without them
+    @property
+    def stt(self) -> SpeechToText:
+        if self._stt is None:
+            self._stt = WhisperSTT(self.config.whisper_model)
+        return self._stt
+
+    @property
+    def tts(self) -> TextToSpeech:
+        if self._tts is None:
+            self._tts = PiperTTS()
+        return self._tts
+
+    def warm_up(self) -> None:
+        """Load whisper and piper and run each once, so the first real turn is not the slow one."""
+        self.stt.transcribe(np.zeros(STT_RATE, dtype=np.float32))
+        self.tts.synthesize("Hello.")
+
+    def loop(self) -> VoiceTurnLoop:
+        return VoiceTurnLoop(stt=self.stt, tts=self.tts, session_for=self.app.session, voice_store=self.voice_store,
+                             audio_dir=self.audio_root if self.config.keep_audio else None,
+                             split_first_clause=self.config.split_first_clause, **({"spans": self.vad} if self.vad else {}))
+
+    def start_call(self, trainee: str | None, scenario_id: str, *, actor=None) -> CallSession:
+        """actor: the signed-in user in the web app (the call is theirs); None for the CLI and tests, which name a trainee."""
+        session = self.app.start_call(None if actor is not None else trainee, scenario_id, user=actor)
+        self._check_persona_voice(session)
+        self.voice_store.start(session.id, source="practice", clock0=time.time())
+        self.prefill(session.id)          # in the background: the trainee reads the brief meanwhile
+        if self._needs_warm_up:
+            self._needs_warm_up = False
+            threading.Thread(target=self.warm_up, daemon=True, name="voice-warm-up").start()
+        return session
+
+    def prefill(self, call_id: str, *, wait: bool = False) -> None:
+        """Evaluate the customer prompt's fixed header now, while the trainee reads the brief, so that the first
+        reply only evaluates the new lines (llama.cpp reuses the cached prefix). Only for the in-process model."""
+        session = self.app.session(call_id)
+        backend = session.actor.backend
+        if not backend.name.startswith("local") or session.actor.style != "completion":
+            return
+        header = session.actor.completion_prompt([], _NoDirection())[: -len(session.persona.speaker_tag) - 2]
+
+        def run() -> None:
+            try:
+                for _ in backend.complete(header, max_tokens=1, temperature=0.0, stop=[]):
+                    pass
+            except Exception as exc:  # noqa: BLE001 - only a warm-up; the turn itself reports errors
+                log.warning("prefill failed: %s", exc)
+        if wait:
+            run()
+        else:
+            threading.Thread(target=run, daemon=True, name=f"prefill-{call_id[:8]}").start()
+
+    def _check_persona_voice(self, session: CallSession) -> None:
+        v = session.persona.voice
+        if v is not None and v.model_path and not Path(v.model_path).is_absolute():
+            path = Path(self.app.settings.content_dir) / v.model_path
+            if not path.is_file():
+                raise FileNotFoundError(f"persona {session.persona.id}: voice.model_path {v.model_path} not found under "
+                                        f"{self.app.settings.content_dir}. Fix: put the .onnx (and .onnx.json) there, or remove model_path")
+
+    def turn(self, call_id: str, sample_rate: int, data: np.ndarray, *, eot_s: float = 0.0,
+             arrived_at: float | None = None, actor=None) -> Iterator[VoiceEvent]:
+        """A push-to-talk (or end-of-turn-detected) utterance from the browser → the customer's spoken reply."""
+        self.app.authorize_call(actor, call_id, write=True)
+        vc = self.voice_store.call(call_id)
+        if vc is None:      # a call started as a typed call: give it a clock now
+            vc = self.voice_store.start(call_id, source="practice", clock0=time.time())
+        audio = to_stt(sample_rate, data)
+        yield from self.loop().turn(call_id, audio, eot_s=eot_s, arrived_at=arrived_at, clock0=vc.clock0)
+
+    def end_of_turn(self) -> EndOfTurn:
+        return self._eot_factory() if self._eot_factory else EndOfTurn(silence_ms=self.config.vad_silence_ms)
+
+    def hands_free(self, call_id: str) -> HandsFree:
+        return HandsFree(self, call_id)
+
+    def ready_turn(self, call_id: str, ready: ReadyTurn, *, actor=None) -> Iterator[VoiceEvent]:
+        """The reply to a turn whose end the VAD detected (its transcript is already done)."""
+        self.app.authorize_call(actor, call_id, write=True)
+        vc = self.voice_store.call(call_id) or self.voice_store.start(call_id, source="practice", clock0=time.time())
+        yield from self.loop().turn(call_id, ready.audio, eot_s=ready.eot_s, arrived_at=ready.arrived_at, clock0=vc.clock0,
+                                    transcript=ready.transcript, stt_wait_s=ready.stt_wait_s)
+
+    def end_call(self, call_id: str, *, actor=None) -> Scorecard:
+        card = self.app.end_call(call_id, actor)
+        if self.config.keep_audio:
+            try:
+                self.mix_call(call_id)
+            except Exception as exc:  # noqa: BLE001 - replay is optional; the scorecard is what matters
+                log.warning("could not mix the call audio: %s", exc)
+        return card
+
+    def mix_call(self, call_id: str) -> Path | None:
+        """The whole practice call as one stereo WAV (agent left, customer right) on the call's clock: the same
+        layout as a contact-center export, so it can be replayed beside the transcript or graded again."""
+        from .audio import load
+        segs = [s for s in self.voice_store.segments(call_id) if s.audio_path and Path(s.audio_path).is_file()]
+        if not segs:
+            return None
+        end = max(s.end_s for s in segs) + 1.0
+        start = max(0.0, min(s.start_s for s in segs) - 0.5)
+        out = np.zeros((int((end - start) * STT_RATE) + 1, 2), dtype=np.float32)
+        for s in segs:
+            (pcm,) = load(s.audio_path, split_stereo=False)
+            if s.speaker == "agent":
+                offset = json_get(s.timings_json, "offset_in_clip_s", 0.0)
+                at = s.start_s - offset - start
+            else:
+                at = s.start_s - start
+            i = max(0, int(at * STT_RATE))
+            pcm = pcm[: max(0, len(out) - i)]
+            out[i:i + len(pcm), 0 if s.speaker == "agent" else 1] += pcm
+        path = write_wav(self.audio_root / call_id / "call.wav", np.clip(out, -1, 1), STT_RATE)
+        self.voice_store.start(call_id, audio_path=str(path))
+        return path
+
+    def call_audio(self, call_id: str) -> str | None:
+        vc = self.voice_store.call(call_id)
+        return vc.audio_path if vc and vc.audio_path and Path(vc.audio_path).is_file() else None
+
+    def call_audio_bytes(self, call_id: str, *, actor=None) -> bytes | None:
+        """The call audio as bytes, for the browser. (Gradio probes a file path with ffprobe when ffmpeg is on PATH,
+        and the ffmpeg we provide comes without ffprobe; bytes skip the probe.)"""
+        self.app.authorize_call(actor, call_id)
+        path = self.call_audio(call_id)
+        return Path(path).read_bytes() if path else None
+
+    def import_recording(self, path: str | Path, *, trainee: str, scenario_id: str | None = None, layout: str = "auto",
+                         agent_channel: str = "left", progress=None, actor=None):
+        """actor (web app): a trainee may upload their own calls; a lead their team's; an admin anyone's."""
+        from .recording import import_recording
+        if actor is not None:
+            from ..accounts import AccountError, PermissionDenied
+            try:
+                target = self.app.accounts.by_username((trainee or "").strip() or actor.username)
+            except AccountError:
+                raise ValueError(f"There is no user '{trainee}'. Give the trainee's username.") from None
+            if not self.app.accounts.can_see_user(actor, target.id):
+                raise PermissionDenied("You can only upload recordings for yourself or your team.")
+            trainee = self.app.accounts.trainee_record(target).name
+        return import_recording(self.app, path, stt=self.stt, trainee=trainee, scenario_id=scenario_id, layout=layout,
+                                agent_channel=agent_channel, audio_dir=self.audio_root, progress=progress, vad=self.vad)
+
+
+def json_get(text: str, key: str, default):
+    import json
+    try:
+        return json.loads(text or "{}").get(key, default)
+    except ValueError:
+        return default
+
+
+@dataclass
+class ReadyTurn:
+    audio: np.ndarray                 # 16 kHz, the whole turn
+    transcript: Transcript
+    eot_s: float                      # end of speech → end of turn detected
+    stt_wait_s: float                 # transcription left after the end was detected
+    arrived_at: float
+
+
+class HandsFree:
+    """Hands-free turn taking for one call: feed microphone chunks as they stream in; returns a ReadyTurn when
+    the VAD has heard the trainee speak and then stop. Phrases are transcribed at short pauses meanwhile."""
+
+    def __init__(self, vp: "VoicePractice", call_id: str):
+        self.call_id = call_id
+        self.eot = vp.end_of_turn()
+        self.stt = vp.stt
+        self.phrases = PhraseTranscriber(self.stt)
+        self.turns = 0
+
+    def feed(self, sample_rate: int, data: np.ndarray) -> ReadyTurn | None:
+        if data is None or len(data) == 0:
+            return None
+        fired = self.eot.feed(to_stt(sample_rate, data))
+        if fired is None:
+            if self.eot.new_pause is not None:
+                self.phrases.pause(np.concatenate(self.eot.chunks), self.eot.new_pause)
+            return None
+        t0 = time.perf_counter()
+        transcript = self.phrases.finish(fired.audio)
+        stt_wait = time.perf_counter() - t0
+        self.phrases = PhraseTranscriber(self.stt)
+        self.turns += 1
+        return ReadyTurn(audio=fired.audio, transcript=transcript, eot_s=max(0.0, fired.detected_at - fired.speech_end),
+                         stt_wait_s=stt_wait, arrived_at=time.time())
+
+
+class _NoDirection:
+    """Stands in for a Direction when rendering only the prompt's fixed part."""
+
+    text = ""

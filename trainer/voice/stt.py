@@ -1,0 +1,229 @@
+"""Speech-to-text with faster-whisper, and end-of-turn detection with the Silero VAD that ships inside it."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .audio import STT_RATE
+from .models import whisper_model
+
+log = logging.getLogger(__name__)
+
+# Whisper tends to drop hesitations; a prompt written with them keeps "um"/"uh" in the text so filler
+# words can be counted. Measured on synthetic speech it does not add fillers that were not spoken.
+FILLER_PROMPT = "Um, so, uh, I mean, like, let me just check that for you. Hmm, okay."
+
+
+@dataclass
+class Word:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    text: str
+    words: list[Word] = field(default_factory=list)
+
+
+@dataclass
+class Transcript:
+    text: str
+    segments: list[Segment]
+    duration: float                      # seconds of audio given
+    seconds: float = 0.0                 # how long transcription took
+
+    @property
+    def speech_start(self) -> float | None:
+        return self.segments[0].start if self.segments else None
+
+    @property
+    def speech_end(self) -> float | None:
+        return self.segments[-1].end if self.segments else None
+
+
+@runtime_checkable
+class SpeechToText(Protocol):
+    name: str
+
+    def transcribe(self, audio: np.ndarray, *, word_timestamps: bool = False) -> Transcript:
+        """audio: 16 kHz mono float32."""
+        ...
+
+
+class WhisperSTT:
+    """faster-whisper on CPU, int8, greedy (beam 1): the settings that meet the latency target on 2 cores
+    (see docs/benchmarks.md). One model per process, shared, serialised by a lock."""
+
+    def __init__(self, model: str = "tiny.en", *, compute_type: str = "int8", beam_size: int = 1, cpu_threads: int = 0,
+                 vad_filter: bool = True, min_silence_ms: int = 500, keep_fillers: bool = True):
+        self.model_ref = model or "tiny.en"
+        self.name = f"faster-whisper:{self.model_ref if self.model_ref == 'tiny.en' else os.path.basename(self.model_ref)}"
+        self.compute_type = compute_type
+        self.beam_size = beam_size
+        self.cpu_threads = cpu_threads or os.cpu_count() or 2
+        self.vad_filter = vad_filter
+        self.min_silence_ms = min_silence_ms
+        self.keep_fillers = keep_fillers
+        self._model = None
+        self._lock = threading.Lock()
+        self.load_s = 0.0
+
+    def load(self):
+        if self._model is None:
+            folder = whisper_model(self.model_ref)          # verified; never a hub id
+            from faster_whisper import WhisperModel
+            t0 = time.perf_counter()
+            self._model = WhisperModel(str(folder), device="cpu", compute_type=self.compute_type,
+                                       cpu_threads=self.cpu_threads, local_files_only=True)
+            self.load_s = time.perf_counter() - t0
+            log.info("loaded whisper %s in %.2fs", folder, self.load_s)
+        return self._model
+
+    def transcribe(self, audio: np.ndarray, *, word_timestamps: bool = False) -> Transcript:
+        audio = np.asarray(audio, dtype=np.float32)
+        duration = len(audio) / STT_RATE
+        if duration < 0.1:
+            return Transcript(text="", segments=[], duration=duration)
+        with self._lock:
+            model = self.load()
+            t0 = time.perf_counter()
+            segs, _info = model.transcribe(
+                audio, language="en", beam_size=self.beam_size, best_of=1, temperature=0.0,
+                condition_on_previous_text=False, word_timestamps=word_timestamps,
+                initial_prompt=FILLER_PROMPT if self.keep_fillers else None,
+                vad_filter=self.vad_filter, vad_parameters={"min_silence_duration_ms": self.min_silence_ms, "speech_pad_ms": 200},
+                without_timestamps=not word_timestamps,
+                # with timestamps on, tiny.en sometimes adds a "Thank you." in trailing silence: drop words in long silences
+                hallucination_silence_threshold=1.0 if word_timestamps else None)
+            out = []
+            for s in segs:
+                words = [Word(w.start, w.end, w.word.strip()) for w in (s.words or [])]
+                if s.text.strip():
+                    out.append(Segment(s.start, s.end, s.text.strip(), words))
+            seconds = time.perf_counter() - t0
+        return Transcript(text=" ".join(s.text for s in out).strip(), segments=out, duration=duration, seconds=seconds)
+
+
+def speech_spans(audio: np.ndarray, *, threshold: float = 0.5, min_silence_ms: int = 300, pad_ms: int = 30,
+                 min_speech_ms: int = 120) -> list[tuple[float, float]]:
+    """Where someone is speaking, in seconds, by the Silero VAD inside faster-whisper."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+    if len(audio) < 512:
+        return []
+    opts = VadOptions(threshold=threshold, min_silence_duration_ms=min_silence_ms, speech_pad_ms=pad_ms,
+                      min_speech_duration_ms=min_speech_ms)
+    return [(s["start"] / STT_RATE, s["end"] / STT_RATE) for s in get_speech_timestamps(np.asarray(audio, dtype=np.float32), opts)]
+
+
+@dataclass
+class TurnEnd:
+    audio: np.ndarray            # the whole utterance (16 kHz), leading silence kept so timings line up
+    speech_start: float          # seconds into `audio`
+    speech_end: float
+    detected_at: float           # seconds of audio received when the end was detected
+    vad_s: float                 # compute time of the check that detected it
+
+
+class EndOfTurn:
+    """Streaming end-of-turn detection: feed microphone chunks as they arrive; `feed` returns a TurnEnd once
+    the trainee has spoken and then been silent for `silence_ms`. Only the last `window_s` seconds are
+    re-checked each time, so the cost per chunk stays flat however long the turn is."""
+
+    def __init__(self, *, silence_ms: int = 500, threshold: float = 0.5, window_s: float = 3.0, min_speech_ms: int = 60,
+                 pause_ms: int = 200, spans=speech_spans):
+        self.silence_s = silence_ms / 1000
+        self.pause_s = pause_ms / 1000
+        self.threshold = threshold
+        self.window = int(window_s * STT_RATE)
+        # short: speech that has only just resumed at the end of the window must count, or a pause mid-sentence
+        # would be taken for the end of the turn
+        self.min_speech_s = min_speech_ms / 1000
+        self._spans = spans
+        self.reset()
+
+    def reset(self) -> None:
+        self.chunks: list[np.ndarray] = []
+        self.n = 0
+        self.first_speech: float | None = None
+        self.last_speech_end: float | None = None
+        self.new_pause: float | None = None         # set by feed(): a short pause just seen (seconds received), once per pause
+        self._reported = -1.0
+
+    @property
+    def received_s(self) -> float:
+        return self.n / STT_RATE
+
+    def feed(self, chunk: np.ndarray) -> TurnEnd | None:
+        chunk = np.asarray(chunk, dtype=np.float32)
+        self.chunks.append(chunk)
+        self.n += len(chunk)
+        t0 = time.perf_counter()
+        tail = np.concatenate(self.chunks)[-self.window:] if self.chunks else chunk
+        offset = (self.n - len(tail)) / STT_RATE
+        spans = [(a + offset, b + offset) for a, b in self._spans(tail, threshold=self.threshold, min_silence_ms=int(self.silence_s * 500),
+                                                                   pad_ms=0, min_speech_ms=int(self.min_speech_s * 1000))]
+        vad_s = time.perf_counter() - t0
+        if spans:
+            if self.first_speech is None:
+                self.first_speech = spans[0][0]
+            self.last_speech_end = spans[-1][1]
+        self.new_pause = None
+        if self.first_speech is None or self.last_speech_end is None:
+            return None
+        silent_for = self.received_s - self.last_speech_end
+        if silent_for >= self.pause_s and self.last_speech_end > self._reported + 0.05:
+            self.new_pause = self.received_s
+            self._reported = self.last_speech_end
+        if silent_for >= self.silence_s:
+            audio = np.concatenate(self.chunks)
+            end = TurnEnd(audio=audio, speech_start=self.first_speech, speech_end=self.last_speech_end,
+                          detected_at=self.received_s, vad_s=vad_s)
+            self.reset()
+            return end
+        return None
+
+
+class PhraseTranscriber:
+    """Transcribes a turn phrase by phrase while the trainee is still talking: each time the VAD sees a short
+    pause, the audio up to it is transcribed, so when the end of the turn is detected only the last phrase
+    (usually already done during the end-of-turn silence) is left. Whisper has no incremental mode; this
+    gets the same effect by cutting at pauses, where no word is split."""
+
+    def __init__(self, stt: SpeechToText, *, min_phrase_s: float = 0.6):
+        self.stt = stt
+        self.min_phrase = int(min_phrase_s * STT_RATE)
+        self.done = 0                       # samples already transcribed
+        self.texts: list[str] = []
+        self.seconds = 0.0                  # compute spent
+
+    def pause(self, audio: np.ndarray, upto_s: float) -> bool:
+        """A pause was seen at `upto_s` (seconds into the turn): transcribe the phrase before it. Returns True if it ran."""
+        upto = int(upto_s * STT_RATE)
+        if upto - self.done < self.min_phrase:
+            return False
+        t = self.stt.transcribe(np.asarray(audio[self.done:upto], dtype=np.float32))
+        self.seconds += t.seconds
+        if t.text:
+            self.texts.append(t.text)
+        self.done = upto
+        return True
+
+    def finish(self, audio: np.ndarray) -> Transcript:
+        rest = np.asarray(audio[self.done:], dtype=np.float32)
+        if len(rest) >= int(0.2 * STT_RATE) and len(speech_spans(rest)) > 0:
+            t = self.stt.transcribe(rest)
+            self.seconds += t.seconds
+            if t.text:
+                self.texts.append(t.text)
+        self.done = len(audio)
+        return Transcript(text=" ".join(self.texts).strip(), segments=[], duration=len(audio) / STT_RATE, seconds=self.seconds)

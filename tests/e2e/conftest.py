@@ -1,8 +1,8 @@
 """Browser end-to-end fixtures: the real app (`trainer app`) as a subprocess on a free loopback port,
 its customer played by the fake OpenAI server, and Debian's Chromium driven by Playwright.
 
-Adding a page later is a few lines: log in with `login_as(page, app, "lead")` (a no-op until
-accounts exist), click to it, `shoot(page, "dashboard")`.
+Adding a page is a few lines: `login_as(page, app, "lead")` (users seeded by `seed_users`), click to
+it, `shoot(page, "dashboard")`.
 """
 from __future__ import annotations
 
@@ -21,6 +21,29 @@ from ..fake_openai_server import FakeOpenAIServer
 from ..services import CHROMIUM_ARGS, chromium_path, free_port, unavailable, wait_for_port
 
 SHOTS = Path(os.environ.get("FRONTLINE_SCREENSHOTS") or Path(__file__).parent / "screenshots")
+
+
+USERS = {   # who: (username, password, role, team)
+    "admin": ("admin", "admin-pass-e2e", "admin", None),
+    "lead": ("lena.lead", "lead-pass-e2e", "lead", "Team A"),
+    "trainee": ("sam.patel", "sam-pass-e2e", "trainee", "Team A"),
+    "trainee2": ("kim.lee", "kim-pass-e2e", "trainee", "Team A"),
+}
+
+
+def seed_users(db_url: str) -> None:
+    """The accounts the browser tests log in as, created through the same functions the Admin tab uses."""
+    from trainer.accounts import Accounts
+    from trainer.store import Store
+    store = Store(db_url)
+    acc = Accounts(store)
+    admin = acc.create_admin(*USERS["admin"][:2], display_name="Admin")
+    acc.create_team(admin, "Team A")
+    for who, (username, password, role, team) in USERS.items():
+        if who != "admin":
+            acc.create_user(admin, username, password, role, display_name=username.replace(".", " ").title(), team=team)
+    acc.set_team_lead(admin, "Team A", USERS["lead"][0])
+    store.engine.dispose()
 
 
 @dataclass
@@ -110,6 +133,7 @@ def app_env(home: Path, fake: FakeOpenAIServer | None, **extra: str) -> dict:
 def running_app(tmp_path, fake_llm):
     home = tmp_path / "home"
     home.mkdir()
+    seed_users(f"sqlite:///{home / 'frontline.db'}")
     app = RunningApp(home=home, env=app_env(home, fake_llm)).start()
     yield app
     app.stop()

@@ -9,10 +9,14 @@ BOT = "[data-testid='bot']"
 
 
 def login_as(page, app, who: str) -> None:
-    """Open the app as `who`. There are no accounts yet, so this only opens the start page.
-    TODO(accounts, issue 4): fill the login form here (username/password of a seeded user)."""
+    """Open the app and sign in as one of the seeded users (tests/e2e/conftest.py USERS)."""
+    from .conftest import USERS
+    username, password = USERS[who][:2]
     page.goto(app.url)
-    page.get_by_label("Your name").wait_for()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Log out").wait_for()
 
 
 def pick_scenario(page, label_part: str) -> None:
@@ -20,8 +24,7 @@ def pick_scenario(page, label_part: str) -> None:
     page.get_by_role("option", name=label_part).first.click()
 
 
-def start_call(page, trainee: str, scenario_label: str) -> None:
-    page.get_by_label("Your name").fill(trainee)
+def start_call(page, scenario_label: str) -> None:
     pick_scenario(page, scenario_label)
     page.get_by_text("CRM card").wait_for()
     page.get_by_role("button", name="Start call").click()
@@ -69,12 +72,12 @@ def end_call(page) -> str:
     return heading.first.inner_text()
 
 
-def open_past_call(page, trainee: str) -> None:
+def open_past_call(page) -> None:
+    """My calls: the newest call of the signed-in user."""
     page.get_by_role("tab", name="My calls").click()
     deadline = time.monotonic() + 20
-    while True:    # opening the tab refills the name from the Practice tab: (re)type it, list, open the list
-        page.get_by_label("Trainee name").fill(trainee)
-        page.get_by_role("button", name="List calls").click()
+    while True:    # the list arrives from the server: refresh and reopen until it is there
+        page.get_by_role("button", name="Refresh").first.click()
         page.wait_for_timeout(400)
         page.get_by_label("Past calls").click()
         option = page.get_by_role("option")
@@ -84,5 +87,5 @@ def open_past_call(page, trainee: str) -> None:
             return
         except Exception:  # noqa: BLE001
             if time.monotonic() > deadline:
-                raise TimeoutError(f"no past calls listed for {trainee!r}") from None
+                raise TimeoutError("no past calls listed") from None
             page.keyboard.press("Escape")

@@ -17,7 +17,7 @@ SCENARIO = "Charged twice"          # the double-billed-dana scenario's title st
 def test_trainee_runs_a_full_call_and_sees_the_scorecard(page, running_app, fake_llm, shoot):
     login_as(page, running_app, "trainee")
     shoot(page, "start")
-    start_call(page, "Sam Patel", SCENARIO)
+    start_call(page, SCENARIO)
     shoot(page, "call-started")
     r1 = say(page, "Thank you for calling Brightwave, my name is Sam. How can I help you today?")
     assert r1 and r1 != "…"
@@ -32,7 +32,7 @@ def test_trainee_runs_a_full_call_and_sees_the_scorecard(page, running_app, fake
     shoot(page, "scorecard")
     assert len(fake_llm.requests) >= 3 and {q["kind"] for q in fake_llm.requests} == {"chat"}
     # the call is in My calls with its transcript and grade
-    open_past_call(page, "Sam Patel")
+    open_past_call(page)
     page.get_by_text("Status: ended").wait_for()
     page.locator(f"{BOT}:visible", has_text="55-2041").first.wait_for()
     shoot(page, "my-calls")
@@ -45,7 +45,7 @@ HOSTILE = ('<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</scri
 
 def test_hostile_agent_text_is_shown_as_text_and_capped(page, running_app, shoot):
     login_as(page, running_app, "trainee")
-    start_call(page, "Mallory", SCENARIO)
+    start_call(page, SCENARIO)
     say(page, HOSTILE)
     shoot(page, "hostile-message")
     assert page.evaluate("window.__pwned") is None                       # no script or handler ran
@@ -66,7 +66,7 @@ def test_hostile_agent_text_is_shown_as_text_and_capped(page, running_app, shoot
 
 def test_model_down_shows_a_message_and_retry_continues(page, running_app, fake_llm, shoot):
     login_as(page, running_app, "trainee")
-    start_call(page, "Sam Patel", SCENARIO)
+    start_call(page, SCENARIO)
     fake_llm.mode = "down"
     warning = say(page, "Thank you for calling Brightwave, my name is Sam.", expect_reply=False, timeout=40)
     assert "not answering" in warning and "Retry reply" in warning
@@ -82,15 +82,15 @@ def test_model_down_shows_a_message_and_retry_continues(page, running_app, fake_
 
 
 def test_sigkill_mid_call_then_restart_keeps_the_transcript(page, running_app, shoot):
-    login_as(page, running_app, "trainee")
-    start_call(page, "Kim", SCENARIO)
+    login_as(page, running_app, "trainee2")
+    start_call(page, SCENARIO)
     say(page, "Thank you for calling Brightwave, my name is Kim.")
     say(page, "I'm sorry about that. Can I take your account number?")
     running_app.kill()                                                   # mid-call, no clean-up
     running_app.start()                                                  # same database, same port
     assert "Marked 1 interrupted call" in running_app.output()
-    login_as(page, running_app, "trainee")
-    open_past_call(page, "Kim")
+    login_as(page, running_app, "trainee2")
+    open_past_call(page)
     page.get_by_text("Status: interrupted").wait_for()
     page.get_by_text("the transcript up to the last turn is kept").wait_for()
     shoot(page, "after-restart")
@@ -102,13 +102,14 @@ def test_sigkill_mid_call_then_restart_keeps_the_transcript(page, running_app, s
 @pytest.mark.slow
 def test_a_call_on_the_embedded_model_in_the_browser(page, tmp_path, shoot):
     """The shipped default: the customer is the embedded 1.5B model in the app process (slow: loads it)."""
-    from .conftest import RunningApp, app_env
+    from .conftest import RunningApp, app_env, seed_users
     home = tmp_path / "home"
     home.mkdir()
+    seed_users(f"sqlite:///{home / 'frontline.db'}")
     app = RunningApp(home=home, env=app_env(home, None, FRONTLINE_MODELS_DIR=str(REAL_MODELS))).start()
     try:
         login_as(page, app, "trainee")
-        start_call(page, "Sam Patel", SCENARIO)
+        start_call(page, SCENARIO)
         r1 = say(page, "Thank you for calling Brightwave, my name is Sam. How can I help you today?", timeout=120)
         r2 = say(page, "I'm sorry about that. Can I take your account number, please?", timeout=120)
         assert r1 and r2 and r1 != r2
@@ -121,3 +122,24 @@ def test_a_call_on_the_embedded_model_in_the_browser(page, tmp_path, shoot):
         store.engine.dispose()
     finally:
         app.stop()
+
+
+def test_a_lead_opens_the_dashboard_and_sees_the_teams_call(page, running_app, browser, shoot):
+    # a trainee of the team has a graded call …
+    login_as(page, running_app, "trainee")
+    start_call(page, SCENARIO)
+    say(page, "Thank you for calling Brightwave, my name is Sam.")
+    end_call(page)
+    # … and the lead, in a fresh browser context, sees it on the dashboard
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    lead = ctx.new_page()
+    try:
+        login_as(lead, running_app, "lead")
+        shoot(lead, "lead-signed-in")
+        lead.get_by_role("tab", name="Dashboard").click()
+        lead.get_by_role("button", name="Refresh").last.click()
+        lead.locator("text=Sam Patel >> visible=true").first.wait_for(timeout=20_000)
+        shoot(lead, "dashboard")
+        assert lead.get_by_role("tab", name="Admin").count() == 0 or not lead.get_by_role("tab", name="Admin").is_visible()
+    finally:
+        ctx.close()

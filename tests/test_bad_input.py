@@ -58,13 +58,17 @@ def test_odd_agent_text_is_capped_flattened_and_cannot_forge_turns(app, fake, st
     assert prompt.split("TRANSCRIPT\n", 1)[0] == fake.calls[0]["prompt"].split("TRANSCRIPT\n", 1)[0]   # header untouched
 
 
+@pytest.fixture
+def tok(app):
+    app.accounts.create_admin("boss", "admin-pass-1")
+    app.accounts.create_user(app.accounts.by_username("boss"), "sam", "sam-pass-12", "trainee", display_name="Sam")
+    return app.accounts.login("sam", "sam-pass-12")
+
+
 @pytest.mark.parametrize("kind", sorted(ODD))
-def test_odd_agent_text_is_shown_as_plain_text(app, kind):
-    admin = app.accounts.create_admin("root", "correct-horse-1")
-    app.accounts.create_user(admin, "sam", "correct-horse-1", "trainee")
-    token = app.accounts.login("sam", "correct-horse-1")
-    call_id, history, _, _ = h.start_call(app, token, "double-billed-dana")
-    history, _, info = list(h.stream_turn(app, token, call_id, ODD[kind], history))[-1]
+def test_odd_agent_text_is_shown_as_plain_text(app, tok, kind):
+    call_id, history, _, _ = h.start_call(app, tok, "double-billed-dana")
+    history, _, info = list(h.stream_turn(app, tok, call_id, ODD[kind], history))[-1]
     shown = next(m["content"] for m in history if m["role"] == "user")
     assert not info["error"]
     assert "<script" not in shown and "<img" not in shown and "**" not in shown and "`" not in shown

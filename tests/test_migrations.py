@@ -96,7 +96,6 @@ def test_a_database_made_before_migrations_keeps_its_data(tmp_path):
     assert [t.text for t in store.turns("c0ffee")] == ["Hello, Brightwave, Sam speaking.", "I was charged twice."]
     assert store.scorecards("c0ffee")[0].overall == 71.0
     assert store.trainee("Sam").id == 1                    # existing trainee found, not duplicated
-    assert store.trainee("Sam").user_id is None and call.mode == "practice"    # columns added since, with defaults
     assert migrate.differences(store.engine) == []
     store.engine.dispose()
 
@@ -106,42 +105,44 @@ def _data(engine) -> dict:
         return {t: c.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar() for t in ("trainee", "call", "turn", "scorecard")}
 
 
-def test_every_revision_upgrades_with_data_kept(db_url, catalog, dana):
-    """Walk the history one revision at a time from the baseline, with a call put in at the baseline (as the previous
-    release stored it); the rows survive every step, and the current code reads them and carries on."""
+BASELINE_ROWS = [
+    "INSERT INTO trainee (id, name, created_at) VALUES (1, 'Sam', '2026-11-01 09:00:00')",
+    "INSERT INTO call (id, trainee_id, scenario_id, persona_id, persona_hash, persona_snapshot, customer_model, settings_json, status, "
+    "end_reason, owner, start_mood, final_mood, started_at, updated_at, ended_at) VALUES ('c0ffee', 1, 'double-billed-dana', "
+    "'double-billed-dana', 'abc', '{}', 'fake', '{}', 'ended', 'agent_ended', 'gone:1', 6.0, 4.0, '2026-11-01 09:00:00', "
+    "'2026-11-01 09:05:00', '2026-11-01 09:05:00')",
+    "INSERT INTO turn (id, call_id, idx, speaker, text, started_at, ended_at, meta_json) VALUES "
+    "(1, 'c0ffee', 0, 'agent', 'Hello, Brightwave, Sam speaking.', '2026-11-01 09:00:01', '2026-11-01 09:00:01', '{}')",
+    "INSERT INTO turn (id, call_id, idx, speaker, text, started_at, ended_at, mood_after, beat, meta_json) VALUES "
+    "(2, 'c0ffee', 1, 'customer', 'I was charged twice.', '2026-11-01 09:00:03', '2026-11-01 09:00:03', 5.5, 'explain', '{}')",
+    "INSERT INTO scorecard (id, call_id, rubric_id, rubric_hash, grader_model, settings_json, overall, passed, result_json, created_at) "
+    "VALUES (1, 'c0ffee', 'default', 'h', 'deterministic', '{}', 71.0, TRUE, '{}', '2026-11-01 09:05:01')",
+]
+
+
+def _revisions() -> list[str]:
     from alembic.script import ScriptDirectory
-    from trainer.llm.fake import FakeLLM
-    from trainer.service import Frontline
-    revisions = [r.revision for r in reversed(list(ScriptDirectory.from_config(migrate._config()).walk_revisions()))]
-    assert revisions[0] == migrate.BASELINE and len(revisions) >= 2
-    store = Store(db_url, upgrade=False)
-    engine = store.engine
-    migrate.upgrade(engine, migrate.BASELINE)
-    inserts = [s.strip() for s in LEGACY_SCHEMA.split(";") if s.strip().startswith("INSERT")]
-    with engine.begin() as conn:
-        for stmt in inserts:
-            if engine.dialect.name == "postgresql":
-                stmt = stmt.replace("'{}', 71.0, 1,", "'{}', 71.0, true,")
-            conn.exec_driver_sql(stmt)
-        if engine.dialect.name == "postgresql":            # explicit ids: move the sequences past them
-            for table in ("trainee", "turn", "scorecard"):
-                conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
+    return [r.revision for r in reversed(list(ScriptDirectory.from_config(migrate._config()).walk_revisions()))]
+
+
+@pytest.mark.parametrize("start", _revisions()[:-1] or [migrate.BASELINE])
+def test_every_older_revision_upgrades_with_data_kept(db_url, start):
+    """A database at each older revision, with a graded call in it, upgrades to head and keeps every row.
+    (So a new NOT NULL column needs a server default: old rows must get a value.)"""
+    engine = _engine(db_url)
+    migrate.upgrade(engine, start)
+    with engine.begin() as c:
+        for sql in BASELINE_ROWS:
+            c.execute(text(sql))
     before = _data(engine)
-    for rev in revisions[1:]:
-        migrate.upgrade(engine, rev)
-        assert migrate.current(engine) == rev
-        assert _data(engine) == before, rev
+    migrate.upgrade(engine)
     assert migrate.current(engine) == migrate.head()
-    assert before == {"trainee": 1, "call": 1, "turn": 2, "scorecard": 1}
-    call = store.get_call("c0ffee")
-    assert call.mode == "practice" and call.final_mood == 4.0              # new columns got their defaults
-    app = Frontline(store=store, catalog=catalog, customer_backend=FakeLLM(responder=lambda p: "I was charged twice."), sleep=lambda s: None)
-    s = app.start_call("Sam", "double-billed-dana")                          # the old trainee, found again
-    app.say(s.id, "Hello, Brightwave, Sam speaking.")
-    app.end_call(s.id)
-    assert store.get_call(s.id).trainee_id == 1 and _data(engine)["call"] == 2
-    assert migrate.differences(engine) == []
+    assert _data(engine) == before == {"trainee": 1, "call": 1, "turn": 2, "scorecard": 1}
     engine.dispose()
+    store = Store(db_url)
+    assert [t.text for t in store.turns("c0ffee")] == ["Hello, Brightwave, Sam speaking.", "I was charged twice."]
+    assert store.get_call("c0ffee").final_mood == 4.0 and store.scorecards("c0ffee")[0].passed
+    store.engine.dispose()
 
 
 def test_trainer_db_revision_writes_a_migration_for_a_new_table(tmp_path, monkeypatch):
@@ -149,6 +150,7 @@ def test_trainer_db_revision_writes_a_migration_for_a_new_table(tmp_path, monkey
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS, scripts)
     monkeypatch.setattr(migrate, "MIGRATIONS", scripts)
+    previous_head = migrate.head()
 
     class QualityProbe2(SQLModel, table=True):
         __tablename__ = "quality_probe2"
@@ -156,12 +158,11 @@ def test_trainer_db_revision_writes_a_migration_for_a_new_table(tmp_path, monkey
         label: str = Field(index=True)
     try:
         from trainer.cli import main
-        head_before = migrate.head()
         assert main(["db", "revision", "-m", "add quality probe"]) == 0
         new = [p for p in (scripts / "versions").glob("*add_quality_probe.py")]
         assert len(new) == 1
         body = new[0].read_text()
-        assert "create_table('quality_probe2'" in body and f"down_revision: Union[str, Sequence[str], None] = '{head_before}'" in body
+        assert "create_table('quality_probe2'" in body and f"down_revision: Union[str, Sequence[str], None] = '{previous_head}'" in body
         # and the new head builds the table from an empty database, agreeing with the models
         engine = create_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
         migrate.upgrade(engine)
@@ -191,3 +192,24 @@ def test_two_processes_opening_a_new_database_at_once(db_url, n):
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-800:] for o in outs]
     assert all(o[0].strip() == migrate.head() for o in outs)
+
+
+def test_a_database_made_by_create_all_with_every_table_is_adopted(db_url, catalog):
+    """Before Alembic, main built every table with create_all (and added columns by hand): such a database
+    is adopted: the idempotent first revisions find everything already there."""
+    from trainer.llm.fake import FakeLLM
+    from trainer.service import Frontline
+    Store("sqlite://").engine.dispose()
+    old = Store(db_url, upgrade=False)
+    SQLModel.metadata.create_all(old.engine)                       # exactly what the pre-Alembic store did
+    app = Frontline(store=old, catalog=catalog, customer_backend=FakeLLM(responder=lambda p: "I was charged twice."), sleep=lambda s: None)
+    s = app.start_call("Sam", "double-billed-dana")
+    app.say(s.id, "Hello, Brightwave, Sam speaking.")
+    app.end_call(s.id)
+    before = _data(old.engine)
+    old.engine.dispose()
+    store = Store(db_url)                                           # opening it adopts it
+    assert migrate.current(store.engine) == migrate.head()
+    assert _data(store.engine) == before and migrate.differences(store.engine) == []
+    assert [t.text for t in store.turns(s.id)] == ["Hello, Brightwave, Sam speaking.", "I was charged twice."]
+    store.engine.dispose()

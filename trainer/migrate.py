@@ -2,8 +2,9 @@
 
 `Store` calls `prepare(engine)` when it opens a database:
 - an empty database is built by running every migration;
-- a database made before migrations existed (by `create_all`, with the baseline schema) is stamped
-  at the baseline revision, then upgraded, so nothing in it is lost;
+- a database made before migrations existed (by `create_all`, from any mix of feature branches) is
+  adopted: the first two revisions are idempotent (they create only the tables and columns that are
+  missing), so nothing in it is lost; every later revision is an ordinary migration;
 - a database at an older revision is upgraded to the newest.
 Two processes opening one database at once take a lock (PostgreSQL advisory lock; a lock file
 beside a SQLite database), so the upgrade runs once.
@@ -23,7 +24,7 @@ from sqlalchemy import Engine, create_engine, inspect
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-BASELINE = "0001"                                     # the schema create_all made before migrations existed
+BASELINE = "0001"                                     # the core tables (trainee, call, turn, scorecard)
 BASELINE_TABLES = {"trainee", "call", "turn", "scorecard"}
 _PG_LOCK_KEY = 0x46524F4E                             # "FRON": advisory lock id for migrations
 
@@ -53,12 +54,14 @@ def current(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def current_in(conn) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+    return MigrationContext.configure(conn).get_current_revision()
+
+
 @contextlib.contextmanager
-def _lock(engine: Engine, conn) -> Iterator[None]:
-    if engine.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")   # released at commit
-        yield
-        return
+def _file_lock(engine: Engine) -> Iterator[None]:
+    """Beside a SQLite file: held until the migration's transaction has committed."""
     path = engine.url.database
     if engine.dialect.name != "sqlite" or not path or path == ":memory:":
         yield
@@ -82,13 +85,23 @@ def upgrade(engine: Engine, revision: str = "head") -> list[str]:
     target_metadata()
     if revision == "head" and current(engine) == head():
         return _unmigrated(engine)
-    with engine.begin() as conn, _lock(engine, conn):
-        cfg = _config(conn)
-        tables = set(inspect(conn).get_table_names())
-        if "alembic_version" not in tables and tables & BASELINE_TABLES:
-            log.warning("database made before migrations existed: stamping it at the baseline revision %s", BASELINE)
-            command.stamp(cfg, BASELINE)
-        command.upgrade(cfg, revision)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:   # SQLite rebuilds a table to alter it; with foreign keys on, dropping the old copy would fail
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with _file_lock(engine), conn.begin():
+                if engine.dialect.name == "postgresql":          # released at commit
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
+                if current_in(conn) is None and set(inspect(conn).get_table_names()) & BASELINE_TABLES:
+                    log.warning("adopting a database made before migrations existed (its tables and rows are kept)")
+                command.upgrade(_config(conn), revision)
+        finally:
+            if sqlite:
+                conn.rollback()
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
     return _unmigrated(engine)
 
 

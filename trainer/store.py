@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import event
+from sqlalchemy import event, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
@@ -182,7 +182,7 @@ class Store:
             call = s.get(CallRecord, call_id)
             if call is None:
                 raise NotFound(f"no call with id {call_id}")
-            count = len(s.exec(select(TurnRecord.id).where(TurnRecord.call_id == call_id)).all())
+            count = s.exec(select(func.count()).select_from(TurnRecord).where(TurnRecord.call_id == call_id)).one()
             turn = TurnRecord(call_id=call_id, idx=count, speaker=speaker, text=text, started_at=started_at or now(),
                               mood_after=mood_after, beat=beat, meta_json=json.dumps(meta or {}, default=str))
             call.updated_at = now()
@@ -190,8 +190,7 @@ class Store:
                 call.final_mood = mood_after
             s.add(turn)
             s.add(call)
-            s.commit()
-            s.refresh(turn)
+            s.commit()                    # the new id is set at flush; nothing expires (expire_on_commit=False)
             return turn
 
     def turns(self, call_id: str) -> list[TurnRecord]:

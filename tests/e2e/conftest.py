@@ -1,8 +1,8 @@
 """Browser end-to-end fixtures: the real app (`trainer app`) as a subprocess on a free loopback port,
 its customer played by the fake OpenAI server, and Debian's Chromium driven by Playwright.
 
-Adding a page is a few lines: log in with `login_as(page, app, "lead")` (the user is created in the
-app's database on first use), click to it, `shoot(page, "dashboard")`.
+Adding a page is a few lines: `login_as(page, app, "lead")` (users seeded by `seed_users`), click to
+it, `shoot(page, "dashboard")`.
 """
 from __future__ import annotations
 
@@ -21,6 +21,29 @@ from ..fake_openai_server import FakeOpenAIServer
 from ..services import CHROMIUM_ARGS, chromium_path, free_port, unavailable, wait_for_port
 
 SHOTS = Path(os.environ.get("FRONTLINE_SCREENSHOTS") or Path(__file__).parent / "screenshots")
+
+
+USERS = {   # who: (username, password, role, team)
+    "admin": ("admin", "admin-pass-e2e", "admin", None),
+    "lead": ("lena.lead", "lead-pass-e2e", "lead", "Team A"),
+    "trainee": ("sam.patel", "sam-pass-e2e", "trainee", "Team A"),
+    "trainee2": ("kim.lee", "kim-pass-e2e", "trainee", "Team A"),
+}
+
+
+def seed_users(db_url: str) -> None:
+    """The accounts the browser tests log in as, created through the same functions the Admin tab uses."""
+    from trainer.accounts import Accounts
+    from trainer.store import Store
+    store = Store(db_url)
+    acc = Accounts(store)
+    admin = acc.create_admin(*USERS["admin"][:2], display_name="Admin")
+    acc.create_team(admin, "Team A")
+    for who, (username, password, role, team) in USERS.items():
+        if who != "admin":
+            acc.create_user(admin, username, password, role, display_name=username.replace(".", " ").title(), team=team)
+    acc.set_team_lead(admin, "Team A", USERS["lead"][0])
+    store.engine.dispose()
 
 
 @dataclass
@@ -61,28 +84,6 @@ class RunningApp:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
-
-    def ensure_user(self, role: str) -> tuple[str, str]:
-        """(username, password) of a user with this role in the app's database, created on first use (the app
-        process may be running: SQLite in WAL mode takes a second writer)."""
-        from trainer.accounts import AccountError, Accounts
-        from trainer.store import Store
-        username, password = f"e2e.{role}", "e2e-password-1"
-        store = Store(f"sqlite:///{self.home / 'frontline.db'}")
-        try:
-            accounts = Accounts(store)
-            try:
-                admin = accounts.by_username("e2e.admin")
-            except AccountError:
-                admin = accounts.create_admin("e2e.admin", password, "E2E Admin")
-            if role != "admin":
-                try:
-                    accounts.by_username(username)
-                except AccountError:
-                    accounts.create_user(admin, username, password, role, display_name=f"E2E {role.title()}")
-        finally:
-            store.engine.dispose()
-        return username, password
 
     def output(self) -> str:
         return "\n".join(Path(p).read_text(errors="replace") for p in self.logs if Path(p).exists())
@@ -132,6 +133,7 @@ def app_env(home: Path, fake: FakeOpenAIServer | None, **extra: str) -> dict:
 def running_app(tmp_path, fake_llm):
     home = tmp_path / "home"
     home.mkdir()
+    seed_users(f"sqlite:///{home / 'frontline.db'}")
     app = RunningApp(home=home, env=app_env(home, fake_llm)).start()
     yield app
     app.stop()

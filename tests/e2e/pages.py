@@ -9,13 +9,19 @@ BOT = "[data-testid='bot']"
 
 
 def login_as(page, app, who: str) -> None:
-    """Open the app and sign in as a user with role `who` (created in the app's database on first use)."""
-    username, password = app.ensure_user(who)
+    """Open the app and sign in as one of the seeded users (tests/e2e/conftest.py USERS)."""
+    from .conftest import USERS
+    username, password = USERS[who][:2]
     page.goto(app.url)
+    page.locator("text=Sign in >> visible=true").or_(page.get_by_role("button", name="Log out")).first.wait_for()
+    page.wait_for_timeout(1500)      # the page's load event restores a stored session, if any, and swaps the form out
+    if page.get_by_role("button", name="Log out").is_visible():     # still signed in: sessions survive an app restart
+        assert f"({USERS[who][2]}" in page.locator("#whoami").inner_text()    # … as a user of the expected role
+        return
     page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
+    page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_text("Signed in as").wait_for()
+    page.get_by_role("button", name="Log out").wait_for()
 
 
 def pick_scenario(page, label_part: str) -> None:
@@ -24,7 +30,6 @@ def pick_scenario(page, label_part: str) -> None:
 
 
 def start_call(page, scenario_label: str) -> None:
-    """Start a free-practice call as the signed-in trainee."""
     pick_scenario(page, scenario_label)
     page.get_by_text("CRM card").wait_for()
     page.get_by_role("button", name="Start call").click()
@@ -73,10 +78,11 @@ def end_call(page) -> str:
 
 
 def open_past_call(page) -> None:
-    """Open the signed-in trainee's most recent call under My calls."""
+    """My calls: the newest call of the signed-in user."""
     page.get_by_role("tab", name="My calls").click()
     deadline = time.monotonic() + 20
-    while True:    # the tab fills its list when it opens
+    while True:    # the list arrives from the server: refresh and reopen until it is there
+        page.get_by_role("button", name="Refresh").first.click()
         page.wait_for_timeout(400)
         page.get_by_label("Past calls").click()
         option = page.get_by_role("option")
@@ -88,4 +94,3 @@ def open_past_call(page) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError("no past calls listed") from None
             page.keyboard.press("Escape")
-            page.get_by_role("button", name="Refresh").first.click()

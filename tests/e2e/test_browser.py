@@ -82,14 +82,14 @@ def test_model_down_shows_a_message_and_retry_continues(page, running_app, fake_
 
 
 def test_sigkill_mid_call_then_restart_keeps_the_transcript(page, running_app, shoot):
-    login_as(page, running_app, "trainee")
+    login_as(page, running_app, "trainee2")
     start_call(page, SCENARIO)
     say(page, "Thank you for calling Brightwave, my name is Kim.")
     say(page, "I'm sorry about that. Can I take your account number?")
     running_app.kill()                                                   # mid-call, no clean-up
     running_app.start()                                                  # same database, same port
     assert "Marked 1 interrupted call" in running_app.output()
-    login_as(page, running_app, "trainee")
+    login_as(page, running_app, "trainee2")
     open_past_call(page)
     page.get_by_text("Status: interrupted").wait_for()
     page.get_by_text("the transcript up to the last turn is kept").wait_for()
@@ -102,9 +102,10 @@ def test_sigkill_mid_call_then_restart_keeps_the_transcript(page, running_app, s
 @pytest.mark.slow
 def test_a_call_on_the_embedded_model_in_the_browser(page, tmp_path, shoot):
     """The shipped default: the customer is the embedded 1.5B model in the app process (slow: loads it)."""
-    from .conftest import RunningApp, app_env
+    from .conftest import RunningApp, app_env, seed_users
     home = tmp_path / "home"
     home.mkdir()
+    seed_users(f"sqlite:///{home / 'frontline.db'}")
     app = RunningApp(home=home, env=app_env(home, None, FRONTLINE_MODELS_DIR=str(REAL_MODELS))).start()
     try:
         login_as(page, app, "trainee")
@@ -123,32 +124,22 @@ def test_a_call_on_the_embedded_model_in_the_browser(page, tmp_path, shoot):
         app.stop()
 
 
-def test_lead_opens_the_dashboard_of_a_seeded_team(page, tmp_path, fake_llm, shoot):
-    """The demo team (seeded with graded calls) as its lead sees it: team table, missed criteria, one trainee's calls."""
-    import subprocess
-    import sys
-
-    from trainer.config import ROOT
-
-    from .conftest import RunningApp, app_env
-    home = tmp_path / "home"
-    home.mkdir()
-    env = app_env(home, fake_llm)
-    seeded = subprocess.run([sys.executable, "-m", "trainer.cli", "seed-demo", "--password", "demo-pass-1",
-                             "--admin-password", "admin-pass-1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert seeded.returncode == 0, seeded.stderr[-2000:]
-    app = RunningApp(home=home, env=env).start()
+def test_a_lead_opens_the_dashboard_and_sees_the_teams_call(page, running_app, browser, shoot):
+    # a trainee of the team has a graded call …
+    login_as(page, running_app, "trainee")
+    start_call(page, SCENARIO)
+    say(page, "Thank you for calling Brightwave, my name is Sam.")
+    end_call(page)
+    # … and the lead, in a fresh browser context, sees it on the dashboard
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    lead = ctx.new_page()
     try:
-        page.goto(app.url)
-        page.get_by_label("Username").fill("lena.fischer")
-        page.get_by_label("Password").fill("demo-pass-1")
-        page.get_by_role("button", name="Sign in").click()
-        page.get_by_text("Signed in as").wait_for()
-        assert page.get_by_role("tab", name="Admin").count() == 0          # a lead has no admin tab
-        page.get_by_role("tab", name="Dashboard").click()
-        page.get_by_text("Criteria missed most").first.wait_for()
-        page.locator("text=Ava Rossi >> visible=true").first.wait_for()          # the team table is filled
-        page.locator("text=Onboarding week 1 >> visible=true").first.wait_for()  # and the assignments
-        shoot(page, "lead-dashboard")
+        login_as(lead, running_app, "lead")
+        shoot(lead, "lead-signed-in")
+        lead.get_by_role("tab", name="Dashboard").click()
+        lead.get_by_role("button", name="Refresh").last.click()
+        lead.locator("text=Sam Patel >> visible=true").first.wait_for(timeout=20_000)
+        shoot(lead, "dashboard")
+        assert lead.get_by_role("tab", name="Admin").count() == 0 or not lead.get_by_role("tab", name="Admin").is_visible()
     finally:
-        app.stop()
+        ctx.close()

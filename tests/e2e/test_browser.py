@@ -110,8 +110,8 @@ def test_a_call_on_the_embedded_model_in_the_browser(page, tmp_path, shoot):
     try:
         login_as(page, app, "trainee")
         start_call(page, SCENARIO)
-        r1 = say(page, "Thank you for calling Brightwave, my name is Sam. How can I help you today?", timeout=120)
-        r2 = say(page, "I'm sorry about that. Can I take your account number, please?", timeout=120)
+        r1 = say(page, "Thank you for calling Brightwave, my name is Sam. How can I help you today?", timeout=240)
+        r2 = say(page, "I'm sorry about that. Can I take your account number, please?", timeout=240)
         assert r1 and r2 and r1 != r2
         shoot(page, "embedded-mid-call")
         assert re.search(r"Score \d+/100", end_call(page))

@@ -373,3 +373,25 @@ def test_channel_segments_are_recut_at_pauses_and_words_in_silence_dropped():
     t = Transcript(text="", segments=[Segment(0.3, 11.5, "Thank you for calling. I'm sorry. Thank you.", words)], duration=12)
     utts = _utterances(t, "agent", spans=[(0.3, 1.4), (6.0, 7.0)])
     assert [(u.start, u.end, u.text) for u in utts] == [(0.3, 1.4, "Thank you for calling."), (6.0, 7.0, "I'm sorry.")]
+
+
+def test_speculative_prefill_is_a_prefix_of_the_real_prompt(store, catalog, dana):
+    llm = FakeLLM(responder=in_character_responder(dana), name="local:fake")
+    app = Frontline(store=store, catalog=catalog, customer_backend=llm, sleep=lambda s: None)
+    vp = VoicePractice(app, stt=FakeSTT(["Hello, Brightwave, Sam speaking."]), tts=FakeTTS(), vad=no_spans)
+    session = vp.start_call("Sam", "double-billed-dana")           # prefills the header in the background
+    assert vp.prefill(session.id, agent_text="Hello, Brightwave,", wait=True)
+    list(vp.turn(session.id, *mic()))
+    import time
+    for _ in range(100):                                        # the header prefill runs on its own thread
+        if len(llm.calls) >= 3:
+            break
+        time.sleep(0.01)
+    prompts = [c["prompt"] for c in llm.calls]
+    real = prompts[-1]
+    partial = next(p for p in prompts if p.endswith("AGENT: Hello, Brightwave,\n"))
+    header = min(prompts, key=len)
+    assert real.startswith(partial[:-2]) and real.startswith(header) and header.endswith("TRANSCRIPT\n")
+    assert sorted(c["max_tokens"] for c in llm.calls)[:2] == [1, 1]
+    typed = Frontline(store=store, catalog=catalog, customer_backend=FakeLLM(["x"]))   # a remote/fake model: nothing to prefill
+    assert VoicePractice(typed, stt=FakeSTT([]), tts=FakeTTS()).prefill(typed.start_call("Sam", "double-billed-dana").id) is False

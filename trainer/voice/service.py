@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..actor import Turn, sanitize_agent_text
 from ..call import CallSession
 from ..grader import Scorecard
 from .audio import STT_RATE, to_stt, write_wav
@@ -97,25 +98,31 @@ class VoicePractice:
             threading.Thread(target=self.warm_up, daemon=True, name="voice-warm-up").start()
         return session
 
-    def prefill(self, call_id: str, *, wait: bool = False) -> None:
-        """Evaluate the customer prompt's fixed header now, while the trainee reads the brief, so that the first
-        reply only evaluates the new lines (llama.cpp reuses the cached prefix). Only for the in-process model."""
+    def prefill(self, call_id: str, *, agent_text: str | None = None, wait: bool = False) -> bool:
+        """Evaluate the customer prompt ahead of time so the reply only evaluates what is new (llama.cpp reuses the
+        cached prefix). At call start: the fixed header, while the trainee reads the brief. During a hands-free
+        turn: the call so far plus what the trainee has said up to their latest pause, while the end-of-turn
+        silence runs. Only for the in-process model with transcript prompts; returns whether it ran."""
         session = self.app.session(call_id)
         backend = session.actor.backend
-        if not backend.name.startswith("local") or session.actor.style != "completion":
-            return
-        header = session.actor.completion_prompt([], _NoDirection())[: -len(session.persona.speaker_tag) - 2]
+        if not backend.name.startswith("local") or session.actor.style != "completion" or session.ended:
+            return False
+        turns = list(session.transcript)
+        if agent_text:
+            turns.append(Turn("agent", sanitize_agent_text(agent_text)))
+        prompt = session.actor.completion_prompt(turns, _NoDirection())[: -len(session.persona.speaker_tag) - 2]
 
         def run() -> None:
             try:
-                for _ in backend.complete(header, max_tokens=1, temperature=0.0, stop=[]):
+                for _ in backend.complete(prompt, max_tokens=1, temperature=0.0, stop=[]):
                     pass
-            except Exception as exc:  # noqa: BLE001 - only a warm-up; the turn itself reports errors
+            except Exception as exc:  # noqa: BLE001 - only a head start; the turn itself reports errors
                 log.warning("prefill failed: %s", exc)
         if wait:
             run()
         else:
             threading.Thread(target=run, daemon=True, name=f"prefill-{call_id[:8]}").start()
+        return True
 
     def _check_persona_voice(self, session: CallSession) -> None:
         v = session.persona.voice
@@ -218,6 +225,7 @@ class HandsFree:
     the VAD has heard the trainee speak and then stop. Phrases are transcribed at short pauses meanwhile."""
 
     def __init__(self, vp: "VoicePractice", call_id: str):
+        self.vp = vp
         self.call_id = call_id
         self.eot = vp.end_of_turn()
         self.stt = vp.stt
@@ -229,8 +237,8 @@ class HandsFree:
             return None
         fired = self.eot.feed(to_stt(sample_rate, data))
         if fired is None:
-            if self.eot.new_pause is not None:
-                self.phrases.pause(np.concatenate(self.eot.chunks), self.eot.new_pause)
+            if self.eot.new_pause is not None and self.phrases.pause(np.concatenate(self.eot.chunks), self.eot.new_pause):
+                self.vp.prefill(self.call_id, agent_text=" ".join(self.phrases.texts))    # a head start for the reply
             return None
         t0 = time.perf_counter()
         transcript = self.phrases.finish(fired.audio)

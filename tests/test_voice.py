@@ -395,3 +395,11 @@ def test_speculative_prefill_is_a_prefix_of_the_real_prompt(store, catalog, dana
     assert sorted(c["max_tokens"] for c in llm.calls)[:2] == [1, 1]
     typed = Frontline(store=store, catalog=catalog, customer_backend=FakeLLM(["x"]))   # a remote/fake model: nothing to prefill
     assert VoicePractice(typed, stt=FakeSTT([]), tts=FakeTTS()).prefill(typed.start_call("Sam", "double-billed-dana").id) is False
+
+
+def test_persona_voice_settings_resolve_relative_paths(dana, tmp_path):
+    from trainer.voice.tts import VoiceSettings
+    p = dana.model_copy(update={"voice": dana.voice.model_copy(update={"model_path": "voices/x.onnx"})})
+    s = VoiceSettings.for_persona(p, tmp_path)
+    assert s.model_path == str(tmp_path / "voices" / "x.onnx") and s.speed == pytest.approx(1.1)
+    assert VoiceSettings.for_persona(dana.model_copy(update={"voice": None})) == VoiceSettings()

@@ -86,8 +86,10 @@ class VoiceTurnLoop:
     def __init__(self, *, stt: SpeechToText, tts: TextToSpeech, session_for: Callable[[str], CallSession],
                  voice_store: VoiceStore | None = None, audio_dir: Path | None = None,
                  clock: Callable[[], float] = time.perf_counter, wall: Callable[[], float] = time.time,
-                 split_first_clause: bool = True, spans: Callable[[np.ndarray], list[tuple[float, float]]] = speech_spans):
+                 split_first_clause: bool = True, spans: Callable[[np.ndarray], list[tuple[float, float]]] = speech_spans,
+                 content_dir: Path | None = None):
         self.spans = spans
+        self.content_dir = content_dir
         self.stt = stt
         self.tts = tts
         self.session_for = session_for
@@ -144,7 +146,7 @@ class VoiceTurnLoop:
         worker = threading.Thread(target=work, daemon=True, name=f"voice-turn-{call_id[:8]}")
         worker.start()
 
-        settings = VoiceSettings.for_persona(session.persona)
+        settings = VoiceSettings.for_persona(session.persona, self.content_dir)
         guard = session.actor.guard
         chunker = SentenceChunker(split_first_clause=self.split_first_clause)
         spoken: list[str] = []
@@ -153,9 +155,19 @@ class VoiceTurnLoop:
         streaming = True                   # stops after a rejected attempt if something was already voiced
         first_audio_wall: float | None = None
 
+        tts_error: list[str] = []
+
         def voice(chunk: str) -> Iterator[VoiceEvent]:
             nonlocal rate, first_audio_wall
-            sr, pcm = self.tts.synthesize(chunk, settings)
+            if tts_error:
+                return
+            try:
+                sr, pcm = self.tts.synthesize(chunk, settings)
+            except Exception as exc:  # noqa: BLE001 - the call goes on in text; say why there is no voice
+                log.warning("speech synthesis failed: %s", exc)
+                tts_error.append(str(exc))
+                yield VoiceEvent("error", f"The customer's voice failed ({exc}); the reply is shown as text.")
+                return
             rate = sr
             if "first_audio" not in marks:
                 marks["first_audio"] = self.clock()

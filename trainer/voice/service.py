@@ -86,7 +86,8 @@ class VoicePractice:
     def loop(self) -> VoiceTurnLoop:
         return VoiceTurnLoop(stt=self.stt, tts=self.tts, session_for=self.app.session, voice_store=self.voice_store,
                              audio_dir=self.audio_root if self.config.keep_audio else None,
-                             split_first_clause=self.config.split_first_clause, **({"spans": self.vad} if self.vad else {}))
+                             split_first_clause=self.config.split_first_clause, content_dir=Path(self.app.settings.content_dir),
+                             **({"spans": self.vad} if self.vad else {}))
 
     def start_call(self, trainee: str, scenario_id: str) -> CallSession:
         session = self.app.start_call(trainee, scenario_id)

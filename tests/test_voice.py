@@ -120,15 +120,22 @@ def test_silence_is_not_sent_to_the_customer(app):
 
 
 def test_model_down_keeps_the_agent_turn_and_says_so(store, catalog):
-    app = Frontline(store=store, catalog=catalog, customer_backend=FakeLLM([down(), down(), down()]), sleep=lambda s: None)
+    llm = FakeLLM([down(), down(), down()])
+    app = Frontline(store=store, catalog=catalog, customer_backend=llm, sleep=lambda s: None)
     tts = FakeTTS()
-    vp = VoicePractice(app, stt=FakeSTT(["Hello, Sam at Brightwave."]), tts=tts)
+    vp = VoicePractice(app, stt=FakeSTT(["Hello, Sam at Brightwave."]), tts=tts, vad=no_spans)
     session = vp.start_call("Sam", "double-billed-dana")
     events = list(vp.turn(session.id, *mic()))
     assert events[-1].kind == "error" and "Retry" in events[-1].text
     assert tts.calls == [] and [t.speaker for t in store.turns(session.id)] == ["agent"]
     events = list(vp.turn(session.id, *mic()))                 # talking again before retrying is refused clearly
     assert events[0].kind == "error" and "Retry reply" in events[0].text
+    llm.replies.append("I was charged twice this month.")       # the model is back
+    events = list(vp.retry(session.id))
+    assert events[-1].kind == "customer_text" and events[-1].text == "I was charged twice this month."
+    assert [t.speaker for t in store.turns(session.id)] == ["agent", "customer"]
+    assert [(g.speaker, g.turn_idx) for g in VoiceStore(store).segments(session.id)] == [("agent", 0), ("customer", 1)]
+    assert list(vp.retry(session.id))[0].text == "There is no reply to retry."
 
 
 def test_guard_rejected_chunk_is_never_voiced(store, catalog, dana):

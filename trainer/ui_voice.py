@@ -38,7 +38,9 @@ def build_voice_tab(app, voice: VoicePractice | None = None) -> VoicePractice:
                 hf_state, hf_ready = gr.State(None), gr.State(None)
                 hf_count = gr.Number(0, visible=False)
                 customer = gr.Audio(label="Customer", streaming=True, autoplay=True, interactive=False)
-                end = gr.Button("End call & grade", variant="stop", interactive=False)
+                with gr.Row():
+                    retry_btn = gr.Button("Retry reply")
+                    end = gr.Button("End call & grade", variant="stop", interactive=False)
         with gr.Row(visible=False) as result_row:
             with gr.Column(scale=3):
                 card = gr.Markdown()
@@ -94,6 +96,15 @@ def build_voice_tab(app, voice: VoicePractice | None = None) -> VoicePractice:
 
     hf_turn = hf_count.change(on_ready, [call_id, hf_ready, chat], [customer, chat, status])
 
+    def on_retry(cid, hist):
+        try:
+            for audio, hist2, st, ended in vh.retry(vp, cid, hist):
+                yield audio, hist2, st
+        except ValueError as exc:
+            raise gr.Error(str(exc))
+
+    retried = retry_btn.click(on_retry, [call_id, chat], [customer, chat, status])
+
     def on_utterance(cid, rec, hist):
         try:
             for audio, hist2, st, ended in vh.speak(vp, cid, rec, hist):
@@ -121,6 +132,7 @@ def build_voice_tab(app, voice: VoicePractice | None = None) -> VoicePractice:
 
     turn.then(auto_grade, call_id, [card, replay, result_row, mic, end])
     hf_turn.then(auto_grade, call_id, [card, replay, result_row, mic, end])
+    retried.then(auto_grade, call_id, [card, replay, result_row, mic, end])
 
     def on_upload(path, name, sc, layout, channel, progress=gr.Progress()):
         try:

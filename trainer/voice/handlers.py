@@ -56,6 +56,14 @@ def answer(vp: VoicePractice, call_id: str, ready: ReadyTurn | None, history: li
     yield from _reply(vp.ready_turn(call_id, ready), history)
 
 
+def retry(vp: VoicePractice, call_id: str, history: list[dict]) -> Iterator[tuple[bytes | None, list[dict], str, bool]]:
+    """The customer's reply again, after the model was unreachable (the trainee's turn is already saved)."""
+    if not call_id:
+        raise ValueError("Start a voice call first.")
+    history = list(history or []) + [{"role": "assistant", "content": "…"}]
+    yield from _reply(vp.retry(call_id), history)
+
+
 def _reply(events, history: list[dict]) -> Iterator[tuple[bytes | None, list[dict], str, bool]]:
     history = list(history or [])
     for ev in events:

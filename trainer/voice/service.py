@@ -142,6 +142,11 @@ class VoicePractice:
         audio = to_stt(sample_rate, data)
         yield from self.loop().turn(call_id, audio, eot_s=eot_s, arrived_at=arrived_at, clock0=vc.clock0)
 
+    def retry(self, call_id: str) -> Iterator[VoiceEvent]:
+        """Generate (and speak) the customer's reply again after the model was unreachable."""
+        vc = self.voice_store.call(call_id) or self.voice_store.start(call_id, source="practice", clock0=time.time())
+        yield from self.loop().turn(call_id, None, clock0=vc.clock0, retry=True)
+
     def end_of_turn(self) -> EndOfTurn:
         return self._eot_factory() if self._eot_factory else EndOfTurn(silence_ms=self.config.vad_silence_ms)
 

@@ -27,7 +27,6 @@ def build_voice_tab(app, voice: VoicePractice | None = None) -> VoicePractice:
             with gr.Column(scale=2):
                 brief = gr.Markdown("Pick a scenario to read its brief.", elem_classes=["brief"])
                 start = gr.Button("Start voice call", variant="primary")
-                status = gr.Markdown("")
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Call transcript", height=360, feedback_options=None)
                 mode = gr.Radio(["Hands-free", "Push to talk"], value="Hands-free", label="Turn taking", interactive=True)
@@ -38,6 +37,7 @@ def build_voice_tab(app, voice: VoicePractice | None = None) -> VoicePractice:
                 hf_state, hf_ready = gr.State(None), gr.State(None)
                 hf_count = gr.Number(0, visible=False)
                 customer = gr.Audio(label="Customer", streaming=True, autoplay=True, interactive=False)
+                status = gr.Markdown("")
                 with gr.Row():
                     retry_btn = gr.Button("Retry reply")
                     end = gr.Button("End call & grade", variant="stop", interactive=False)

@@ -5,13 +5,13 @@ first speakable chunk, first TTS audio).
 The trainee's speech is synthesised by piper itself (faster, flatter settings than the customer's voice)
 so the run is reproducible; it is streamed in 100 ms chunks through the end-of-turn detector (VAD), then
 the audio up to the detection goes through the real voice turn loop on the embedded 1.5B customer model.
-As in the app's hands-free mode, each phrase is transcribed at its pause and the reply's prompt up to what
-was said so far is evaluated then (speculative prefill); these run on a simulated real-time clock, one job
-at a time, and whatever of them is unfinished when the end of the turn is detected counts as waiting.
+As in the app's hands-free mode, each phrase is transcribed at its pause (and with --speculative the reply's
+prompt up to what was said so far is evaluated then); these run on a simulated real-time clock, one job at a
+time, and whatever of them is unfinished when the end of the turn is detected counts as waiting.
 Scripted calls: double-billed-dana, then late-fee-lucas (the agent lines of bench_call.py).
 
     .venv/bin/python bench/bench_voice.py [--label NAME] [--silence-ms 500] [--no-first-clause] [--beam 1]
-                                          [--whisper tiny.en|DIR] [--no-prefill] [--no-phrases] [--no-speculative] [--turns 10]
+                                          [--whisper tiny.en|DIR] [--no-prefill] [--no-phrases] [--speculative] [--turns 10]
 """
 from __future__ import annotations
 
@@ -66,8 +66,8 @@ def main() -> int:
     ap.add_argument("--turns", type=int, default=10)
     ap.add_argument("--pause-ms", type=int, default=200)
     ap.add_argument("--no-phrases", action="store_true", help="transcribe the whole turn after it ends (no phrase-by-phrase STT)")
-    ap.add_argument("--no-speculative", dest="speculative", action="store_false",
-                    help="do not evaluate the reply's prompt at the trainee's pauses (speculative prefill)")
+    ap.add_argument("--speculative", action="store_true",
+                    help="also evaluate the reply's prompt at the trainee's pauses (speculative prefill; off by default)")
     args = ap.parse_args()
 
     t0 = time.perf_counter()

@@ -31,6 +31,7 @@ class VoiceConfig:
     vad_silence_ms: int = 500            # FRONTLINE_VAD_SILENCE_MS: silence that ends the trainee's turn (hands-free)
     keep_audio: bool = True              # FRONTLINE_KEEP_AUDIO: keep call audio for replay (0 to switch off)
     split_first_clause: bool = True      # FRONTLINE_VOICE_FIRST_CLAUSE: voice the first clause before the sentence ends
+    speculative_prefill: bool = False    # FRONTLINE_VOICE_SPECULATIVE: evaluate the reply prompt at the trainee's pauses
 
     @classmethod
     def from_env(cls, env=None) -> "VoiceConfig":
@@ -48,7 +49,8 @@ class VoiceConfig:
             raise ValueError(f"FRONTLINE_VAD_SILENCE_MS={silence}: use a value between 100 and 5000 (500 is the default)")
         return cls(whisper_model=e.get("FRONTLINE_WHISPER_MODEL", d.whisper_model), vad_silence_ms=silence,
                    keep_audio=flag("FRONTLINE_KEEP_AUDIO", d.keep_audio),
-                   split_first_clause=flag("FRONTLINE_VOICE_FIRST_CLAUSE", d.split_first_clause))
+                   split_first_clause=flag("FRONTLINE_VOICE_FIRST_CLAUSE", d.split_first_clause),
+                   speculative_prefill=flag("FRONTLINE_VOICE_SPECULATIVE", d.speculative_prefill))
 
 
 class VoicePractice:
@@ -243,7 +245,8 @@ class HandsFree:
             return None
         fired = self.eot.feed(to_stt(sample_rate, data))
         if fired is None:
-            if self.eot.new_pause is not None and self.phrases.pause(np.concatenate(self.eot.chunks), self.eot.new_pause):
+            if self.eot.new_pause is not None and self.phrases.pause(np.concatenate(self.eot.chunks), self.eot.new_pause) \
+                    and self.vp.config.speculative_prefill:
                 self.vp.prefill(self.call_id, agent_text=" ".join(self.phrases.texts))    # a head start for the reply
             return None
         t0 = time.perf_counter()

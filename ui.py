@@ -464,7 +464,10 @@ def main(host: str | None = None, port: int | None = None) -> None:
     print("Preparing the customer model (first run assembles it once)…")
     app.customer_backend()
     demo = build(app)
-    demo.queue(default_concurrency_limit=4).launch(server_name=host or app.settings.host, server_port=port or app.settings.port,
+    # The embedded model answers one reply at a time anyway (one llama.cpp context behind a lock); a remote model
+    # (vLLM, OpenAI) serves many calls at once, so the queue must not be the bottleneck.
+    limit = 4 if app.settings.customer.backend == "local" else 64
+    demo.queue(default_concurrency_limit=limit).launch(server_name=host or app.settings.host, server_port=port or app.settings.port,
                                                    css=CSS, theme=gr.themes.Soft(), footer_links=[])
 
 

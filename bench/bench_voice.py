@@ -5,10 +5,13 @@ first speakable chunk, first TTS audio).
 The trainee's speech is synthesised by piper itself (faster, flatter settings than the customer's voice)
 so the run is reproducible; it is streamed in 100 ms chunks through the end-of-turn detector (VAD), then
 the audio up to the detection goes through the real voice turn loop on the embedded 1.5B customer model.
+As in the app's hands-free mode, each phrase is transcribed at its pause (and with --speculative the reply's
+prompt up to what was said so far is evaluated then); these run on a simulated real-time clock, one job at a
+time, and whatever of them is unfinished when the end of the turn is detected counts as waiting.
 Scripted calls: double-billed-dana, then late-fee-lucas (the agent lines of bench_call.py).
 
     .venv/bin/python bench/bench_voice.py [--label NAME] [--silence-ms 500] [--no-first-clause] [--beam 1]
-                                          [--whisper tiny.en|DIR] [--no-prefill] [--turns 10]
+                                          [--whisper tiny.en|DIR] [--no-prefill] [--no-phrases] [--speculative] [--turns 10]
 """
 from __future__ import annotations
 
@@ -63,6 +66,8 @@ def main() -> int:
     ap.add_argument("--turns", type=int, default=10)
     ap.add_argument("--pause-ms", type=int, default=200)
     ap.add_argument("--no-phrases", action="store_true", help="transcribe the whole turn after it ends (no phrase-by-phrase STT)")
+    ap.add_argument("--speculative", action="store_true",
+                    help="also evaluate the reply's prompt at the trainee's pauses (speculative prefill; off by default)")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -102,8 +107,12 @@ def main() -> int:
                 if phrases is not None and eot.new_pause is not None:
                     start = max(now_s, busy_until)
                     before = phrases.seconds
-                    phrases.pause(audio, eot.new_pause)
+                    ran = phrases.pause(audio, eot.new_pause)
                     busy_until = start + (phrases.seconds - before)
+                    if ran and args.speculative:          # the reply's prompt, up to what was said so far, evaluated now
+                        t_p = time.perf_counter()
+                        vp.prefill(session.id, agent_text=" ".join(phrases.texts), wait=True)
+                        busy_until += time.perf_counter() - t_p
             if fired is None:
                 print(f"  {persona} {step}: end of turn never detected", file=sys.stderr)
                 continue
@@ -142,7 +151,8 @@ def main() -> int:
         "load_avg_at_end": load_avg(), "machine_shared": True,
         "settings": {"whisper": args.whisper, "beam": args.beam, "compute_type": args.compute_type, "vad_silence_ms": args.silence_ms,
                      "first_clause": not args.no_first_clause, "prefill": not args.no_prefill,
-                     "phrase_stt": not args.no_phrases, "pause_ms": args.pause_ms},
+                     "phrase_stt": not args.no_phrases, "pause_ms": args.pause_ms,
+                     "speculative_prefill": bool(args.speculative and not args.no_phrases)},
         "turns": len(rows), "voice_to_voice_s": v2v,
         "stages_s": {k: stat(k) for k in ("eot_s", "stt_s", "llm_first_token_s", "first_chunk_s", "tts_first_s")},
         "target": {"p50": TARGET_P50, "p95": TARGET_P95, "met": bool(v2v["p50"] <= TARGET_P50 and v2v["p95"] <= TARGET_P95)},

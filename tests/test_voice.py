@@ -119,15 +119,22 @@ def test_silence_is_not_sent_to_the_customer(app):
 
 
 def test_model_down_keeps_the_agent_turn_and_says_so(store, catalog):
-    app = Frontline(store=store, catalog=catalog, customer_backend=FakeLLM([down(), down(), down()]), sleep=lambda s: None)
+    llm = FakeLLM([down(), down(), down()])
+    app = Frontline(store=store, catalog=catalog, customer_backend=llm, sleep=lambda s: None)
     tts = FakeTTS()
-    vp = VoicePractice(app, stt=FakeSTT(["Hello, Sam at Brightwave."]), tts=tts)
+    vp = VoicePractice(app, stt=FakeSTT(["Hello, Sam at Brightwave."]), tts=tts, vad=no_spans)
     session = vp.start_call("Sam", "double-billed-dana")
     events = list(vp.turn(session.id, *mic()))
     assert events[-1].kind == "error" and "Retry" in events[-1].text
     assert tts.calls == [] and [t.speaker for t in store.turns(session.id)] == ["agent"]
     events = list(vp.turn(session.id, *mic()))                 # talking again before retrying is refused clearly
     assert events[0].kind == "error" and "Retry reply" in events[0].text
+    llm.replies.append("I was charged twice this month.")       # the model is back
+    events = list(vp.retry(session.id))
+    assert events[-1].kind == "customer_text" and events[-1].text == "I was charged twice this month."
+    assert [t.speaker for t in store.turns(session.id)] == ["agent", "customer"]
+    assert [(g.speaker, g.turn_idx) for g in VoiceStore(store).segments(session.id)] == [("agent", 0), ("customer", 1)]
+    assert list(vp.retry(session.id))[0].text == "There is no reply to retry."
 
 
 def test_guard_rejected_chunk_is_never_voiced(store, catalog, dana):
@@ -372,3 +379,33 @@ def test_channel_segments_are_recut_at_pauses_and_words_in_silence_dropped():
     t = Transcript(text="", segments=[Segment(0.3, 11.5, "Thank you for calling. I'm sorry. Thank you.", words)], duration=12)
     utts = _utterances(t, "agent", spans=[(0.3, 1.4), (6.0, 7.0)])
     assert [(u.start, u.end, u.text) for u in utts] == [(0.3, 1.4, "Thank you for calling."), (6.0, 7.0, "I'm sorry.")]
+
+
+def test_speculative_prefill_is_a_prefix_of_the_real_prompt(store, catalog, dana):
+    llm = FakeLLM(responder=in_character_responder(dana), name="local:fake")
+    app = Frontline(store=store, catalog=catalog, customer_backend=llm, sleep=lambda s: None)
+    vp = VoicePractice(app, stt=FakeSTT(["Hello, Brightwave, Sam speaking."]), tts=FakeTTS(), vad=no_spans)
+    session = vp.start_call("Sam", "double-billed-dana")           # prefills the header in the background
+    assert vp.prefill(session.id, agent_text="Hello, Brightwave,", wait=True)
+    list(vp.turn(session.id, *mic()))
+    import time
+    for _ in range(100):                                        # the header prefill runs on its own thread
+        if len(llm.calls) >= 3:
+            break
+        time.sleep(0.01)
+    prompts = [c["prompt"] for c in llm.calls]
+    real = prompts[-1]
+    partial = next(p for p in prompts if p.endswith("AGENT: Hello, Brightwave,\n"))
+    header = min(prompts, key=len)
+    assert real.startswith(partial[:-2]) and real.startswith(header) and header.endswith("TRANSCRIPT\n")
+    assert sorted(c["max_tokens"] for c in llm.calls)[:2] == [1, 1]
+    typed = Frontline(store=store, catalog=catalog, customer_backend=FakeLLM(["x"]))   # a remote/fake model: nothing to prefill
+    assert VoicePractice(typed, stt=FakeSTT([]), tts=FakeTTS()).prefill(typed.start_call("Sam", "double-billed-dana").id) is False
+
+
+def test_persona_voice_settings_resolve_relative_paths(dana, tmp_path):
+    from trainer.voice.tts import VoiceSettings
+    p = dana.model_copy(update={"voice": dana.voice.model_copy(update={"model_path": "voices/x.onnx"})})
+    s = VoiceSettings.for_persona(p, tmp_path)
+    assert s.model_path == str(tmp_path / "voices" / "x.onnx") and s.speed == pytest.approx(1.1)
+    assert VoiceSettings.for_persona(dana.model_copy(update={"voice": None})) == VoiceSettings()

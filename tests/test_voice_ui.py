@@ -88,3 +88,14 @@ def test_hands_free_turn_ends_by_voice_activity(app):
     updates = list(vh.answer(vp, cid, ready, hist))
     _, hist, status, _ = updates[-1]
     assert hist[-2]["content"] == ready.transcript.text and "sorted" in hist[-1]["content"]
+
+
+def test_voice_failure_leaves_the_reply_as_text(app):
+    vp = VoicePractice(app, stt=FakeSTT(["Hello, Brightwave, Sam speaking."]), tts=FakeTTS(fail_on="sorted"), vad=energy_spans)
+    cid, hist, _ = vh.start(vp, "Sam", "double-billed-dana")
+    updates = list(vh.speak(vp, cid, mic(), hist))
+    _, hist, status, _ = updates[-1]
+    assert any("voice failed" in st for _, _, st, _ in updates)
+    assert hist[-2] == {"role": "user", "content": "Hello, Brightwave, Sam speaking."}
+    assert hist[-1]["role"] == "assistant" and "sorted" in hist[-1]["content"]
+    assert [t.speaker for t in app.store.turns(cid)] == ["agent", "customer"]       # nothing lost

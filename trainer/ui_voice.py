@@ -38,7 +38,6 @@ def build_voice_tab(app, voice: VoicePractice | None = None, *, token: gr.State 
             with gr.Column(scale=2):
                 brief = gr.Markdown("Pick a scenario to read its brief.", elem_classes=["brief"])
                 start = gr.Button("Start voice call", variant="primary")
-                status = gr.Markdown("")
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Call transcript", height=360, feedback_options=None)
                 mode = gr.Radio(["Hands-free", "Push to talk"], value="Hands-free", label="Turn taking", interactive=True)
@@ -49,7 +48,10 @@ def build_voice_tab(app, voice: VoicePractice | None = None, *, token: gr.State 
                 hf_state, hf_ready = gr.State(None), gr.State(None)
                 hf_count = gr.Number(0, visible=False)
                 customer = gr.Audio(label="Customer", streaming=True, autoplay=True, interactive=False)
-                end = gr.Button("End call & grade", variant="stop", interactive=False)
+                status = gr.Markdown("")
+                with gr.Row():
+                    retry_btn = gr.Button("Retry reply")
+                    end = gr.Button("End call & grade", variant="stop", interactive=False)
         with gr.Row(visible=False) as result_row:
             with gr.Column(scale=3):
                 card = gr.Markdown()
@@ -105,6 +107,15 @@ def build_voice_tab(app, voice: VoicePractice | None = None, *, token: gr.State 
 
     hf_turn = hf_count.change(on_ready, tok_in + [call_id, hf_ready, chat], [customer, chat, status])
 
+    def on_retry(tok, cid, hist):
+        try:
+            for audio, hist2, st, ended in vh.retry(vp, cid, hist, actor=actor(tok)):
+                yield audio, hist2, st
+        except (ValueError, PermissionError) as exc:
+            raise gr.Error(str(exc))
+
+    retried = retry_btn.click(on_retry, tok_in + [call_id, chat], [customer, chat, status])
+
     def on_utterance(tok, cid, rec, hist):
         try:
             for audio, hist2, st, ended in vh.speak(vp, cid, rec, hist, actor=actor(tok)):
@@ -132,6 +143,7 @@ def build_voice_tab(app, voice: VoicePractice | None = None, *, token: gr.State 
 
     turn.then(auto_grade, tok_in + [call_id], [card, replay, result_row, mic, end])
     hf_turn.then(auto_grade, tok_in + [call_id], [card, replay, result_row, mic, end])
+    retried.then(auto_grade, tok_in + [call_id], [card, replay, result_row, mic, end])
 
     def on_upload(tok, path, name, sc, layout, channel, progress=gr.Progress()):
         try:

@@ -56,6 +56,14 @@ def answer(vp: VoicePractice, call_id: str, ready: ReadyTurn | None, history: li
     yield from _reply(vp.ready_turn(call_id, ready, actor=actor), history)
 
 
+def retry(vp: VoicePractice, call_id: str, history: list[dict], *, actor=None) -> Iterator[tuple[bytes | None, list[dict], str, bool]]:
+    """The customer's reply again, after the model was unreachable (the trainee's turn is already saved)."""
+    if not call_id:
+        raise ValueError("Start a voice call first.")
+    history = list(history or []) + [{"role": "assistant", "content": "…"}]
+    yield from _reply(vp.retry(call_id, actor=actor), history)
+
+
 def _reply(events, history: list[dict]) -> Iterator[tuple[bytes | None, list[dict], str, bool]]:
     history = list(history or [])
     for ev in events:
@@ -68,9 +76,13 @@ def _reply(events, history: list[dict]) -> Iterator[tuple[bytes | None, list[dic
             history[-1] = {"role": "assistant", "content": ev.text if so_far == "…" else f"{so_far} {ev.text}"}
             yield wav_bytes(ev.audio, ev.sample_rate), history, "🔊 Customer speaking…", False
         elif ev.kind == "customer_text":
-            history[-1] = {"role": "assistant", "content": ev.text}
+            if history and history[-1]["role"] == "assistant" and "metadata" not in history[-1]:
+                history[-1] = {"role": "assistant", "content": ev.text}
+            else:                          # the placeholder went with an error (e.g. no voice): add the line
+                history.append({"role": "assistant", "content": ev.text})
             t = ev.timings
-            status = f"Reply started {t['voice_to_voice_s']:.1f} s after you stopped (speech-to-text {t['stt_s']:.1f} s)."
+            status = (f"Reply started {t['voice_to_voice_s']:.1f} s after you stopped (speech-to-text {t['stt_s']:.1f} s)."
+                      if t.get("voice_to_voice_s") is not None else "The customer's reply is shown as text only.")
             ended = bool(ev.reply and ev.reply.ended)
             if ended:
                 history.append({"role": "assistant", "content": f"Call ended: {END_REASON.get(ev.reply.end_reason or '', ev.reply.end_reason)}.",

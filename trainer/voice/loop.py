@@ -86,8 +86,10 @@ class VoiceTurnLoop:
     def __init__(self, *, stt: SpeechToText, tts: TextToSpeech, session_for: Callable[[str], CallSession],
                  voice_store: VoiceStore | None = None, audio_dir: Path | None = None,
                  clock: Callable[[], float] = time.perf_counter, wall: Callable[[], float] = time.time,
-                 split_first_clause: bool = True, spans: Callable[[np.ndarray], list[tuple[float, float]]] = speech_spans):
+                 split_first_clause: bool = True, spans: Callable[[np.ndarray], list[tuple[float, float]]] = speech_spans,
+                 content_dir: Path | None = None):
         self.spans = spans
+        self.content_dir = content_dir
         self.stt = stt
         self.tts = tts
         self.session_for = session_for
@@ -98,32 +100,39 @@ class VoiceTurnLoop:
         self.split_first_clause = split_first_clause
 
     def turn(self, call_id: str, audio: np.ndarray, *, eot_s: float = 0.0, arrived_at: float | None = None,
-             clock0: float | None = None, transcript: Transcript | None = None, stt_wait_s: float = 0.0) -> Iterator[VoiceEvent]:
+             clock0: float | None = None, transcript: Transcript | None = None, stt_wait_s: float = 0.0,
+             retry: bool = False) -> Iterator[VoiceEvent]:
         """audio: the trainee's utterance, 16 kHz mono float32, ending when the end of the turn was detected.
         eot_s: how long end-of-turn detection took after the speech stopped (0 for push-to-talk).
         arrived_at: wall time at which the audio's last sample arrived (default: now).
         clock0: wall time at which the call's clock started (for the speech-metric timeline).
         transcript: already transcribed phrase by phrase during the turn (PhraseTranscriber); stt_wait_s is then
-        how long the end of it took after the end of the turn was detected."""
+        how long the end of it took after the end of the turn was detected.
+        retry: generate the customer's reply again after the model failed (no audio; the agent turn is stored)."""
         t_start = self.clock()
         arrived_at = self.wall() if arrived_at is None else arrived_at
         session = self.session_for(call_id)
         if session.ended:
             yield VoiceEvent("error", "This call has ended. Start a new one.")
             return
-        if session.pending is not None:
-            yield VoiceEvent("error", "The customer's last reply is still missing: press 'Retry reply' first.")
+        if retry != (session.pending is not None):
+            yield VoiceEvent("error", "The customer's last reply is still missing: press 'Retry reply' first." if not retry
+                             else "There is no reply to retry.")
             return
-        if transcript is None:
-            transcript = self.stt.transcribe(audio)
+        if retry:
+            transcript, text = None, ""
+        else:
+            if transcript is None:
+                transcript = self.stt.transcribe(audio)
+            text = transcript.text.strip()
         t_stt = self.clock()
         t_start -= stt_wait_s                # time spent on the transcript outside this call still counts
-        text = transcript.text.strip()
-        if not text:
+        if not text and not retry:
             yield VoiceEvent("error", "I didn't catch that: nothing was heard. Speak again (check the microphone).",
                              timings={"stt_s": t_stt - t_start})
             return
-        yield VoiceEvent("agent_text", text)
+        if not retry:
+            yield VoiceEvent("agent_text", text)
 
         q: queue.Queue = queue.Queue()
         result: dict = {}
@@ -135,7 +144,10 @@ class VoiceTurnLoop:
 
         def work() -> None:
             try:
-                result["reply"] = session.agent_says(text, on_token=on_token, on_reset=lambda: q.put(("reset", "")))
+                if retry:
+                    result["reply"] = session.retry_reply(on_token=on_token, on_reset=lambda: q.put(("reset", "")))
+                else:
+                    result["reply"] = session.agent_says(text, on_token=on_token, on_reset=lambda: q.put(("reset", "")))
             except Exception as exc:  # noqa: BLE001 - reported to the trainee; the agent turn is already stored
                 result["error"] = exc
             q.put(("done", ""))
@@ -144,7 +156,7 @@ class VoiceTurnLoop:
         worker = threading.Thread(target=work, daemon=True, name=f"voice-turn-{call_id[:8]}")
         worker.start()
 
-        settings = VoiceSettings.for_persona(session.persona)
+        settings = VoiceSettings.for_persona(session.persona, self.content_dir)
         guard = session.actor.guard
         chunker = SentenceChunker(split_first_clause=self.split_first_clause)
         spoken: list[str] = []
@@ -153,9 +165,19 @@ class VoiceTurnLoop:
         streaming = True                   # stops after a rejected attempt if something was already voiced
         first_audio_wall: float | None = None
 
+        tts_error: list[str] = []
+
         def voice(chunk: str) -> Iterator[VoiceEvent]:
             nonlocal rate, first_audio_wall
-            sr, pcm = self.tts.synthesize(chunk, settings)
+            if tts_error:
+                return
+            try:
+                sr, pcm = self.tts.synthesize(chunk, settings)
+            except Exception as exc:  # noqa: BLE001 - the call goes on in text; say why there is no voice
+                log.warning("speech synthesis failed: %s", exc)
+                tts_error.append(str(exc))
+                yield VoiceEvent("error", f"The customer's voice failed ({exc}); the reply is shown as text.")
+                return
             rate = sr
             if "first_audio" not in marks:
                 marks["first_audio"] = self.clock()
@@ -184,13 +206,15 @@ class VoiceTurnLoop:
                 yield from voice(chunk)
         worker.join()
 
-        if "error" in result:
-            yield VoiceEvent("error", f"Something went wrong: {result['error']}. Your call is saved.")
+        if "error" in result or result["reply"].error or result["reply"].text is None:
+            if not retry:                   # the agent's turn is stored: keep its timing and audio too
+                self._record(call_id, session, audio, transcript, text, arrived_at, clock0, [], 0, None, {})
+            reply = result.get("reply")
+            msg = f"Something went wrong: {result['error']}. Your call is saved." if "error" in result else \
+                reply.error or "The customer did not answer. Your call is saved."
+            yield VoiceEvent("error", msg, reply=reply)
             return
         reply: Reply = result["reply"]
-        if reply.error or reply.text is None:
-            yield VoiceEvent("error", reply.error or "The customer did not answer. Your call is saved.", reply=reply)
-            return
         # Voice whatever of the final line has not been voiced: the rest of it, or (if the guard replaced the
         # line after some of it was spoken) its sentences that were not already said.
         final_chunks = SentenceChunker(split_first_clause=False).finish(reply.text)
@@ -214,7 +238,8 @@ class VoiceTurnLoop:
             "spoken_text": " ".join(spoken),
             "spoken_matches_text": _norm(" ".join(spoken)) == _norm(reply.text),
         }
-        self._record(call_id, session, audio, transcript, text, arrived_at, clock0, clips, rate, first_audio_wall, timings)
+        self._record(call_id, session, None if retry else audio, transcript, text, arrived_at, clock0, clips, rate,
+                     first_audio_wall, timings)
         yield VoiceEvent("customer_text", reply.text, timings=timings, reply=reply)
 
     @staticmethod
@@ -234,21 +259,29 @@ class VoiceTurnLoop:
         turns = session.store.turns(call_id)
         agent_idx = max(t.idx for t in turns if t.speaker == "agent")
         cust_idx = max((t.idx for t in turns if t.speaker == "customer" and t.idx > agent_idx), default=None)
+        if audio is None:                   # a retried reply: only the customer's side is new
+            clock0 = clock0 if clock0 is not None else arrived_at
+            self._record_customer(call_id, cust_idx, clips, rate, first_audio_wall, clock0, timings)
+            return
         clock0 = clock0 if clock0 is not None else arrived_at - len(audio) / STT_RATE
         began = arrived_at - len(audio) / STT_RATE - clock0          # the clip's first sample, on the call clock
         spans = self.spans(audio)           # when the trainee spoke within the clip (VAD; cheap)
         s0 = spans[0][0] if spans else (transcript.speech_start or 0.0)
         s1 = spans[-1][1] if spans else (transcript.speech_end or len(audio) / STT_RATE)
-        agent_path = cust_path = None
+        agent_path = None
         if self.audio_dir is not None:
             folder = self.audio_dir / call_id
             agent_path = str(write_wav(folder / f"turn-{agent_idx:03d}-agent.wav", audio, STT_RATE))
-            if clips and cust_idx is not None:
-                cust_path = str(write_wav(folder / f"turn-{cust_idx:03d}-customer.wav", np.concatenate(clips), rate))
         n_words = len(re.findall(r"[A-Za-z0-9']+", text))
         self.voice_store.add(call_id, turn_idx=agent_idx, speaker="agent", start_s=round(began + s0, 3), end_s=round(began + s1, 3),
                              text=text, n_words=n_words, audio_path=agent_path,
                              timings={"fillers": fillers_in(text), "offset_in_clip_s": round(s0, 3)})
+        self._record_customer(call_id, cust_idx, clips, rate, first_audio_wall, clock0, timings)
+
+    def _record_customer(self, call_id, cust_idx, clips, rate, first_audio_wall, clock0, timings) -> None:
+        cust_path = None
+        if self.audio_dir is not None and clips and cust_idx is not None:
+            cust_path = str(write_wav(self.audio_dir / call_id / f"turn-{cust_idx:03d}-customer.wav", np.concatenate(clips), rate))
         if cust_idx is not None and clips and first_audio_wall is not None:
             start = first_audio_wall - clock0
             dur = sum(len(c) for c in clips) / rate

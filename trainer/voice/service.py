@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..actor import Turn, sanitize_agent_text
 from ..call import CallSession
 from ..grader import Scorecard
 from .audio import STT_RATE, to_stt, write_wav
@@ -30,6 +31,7 @@ class VoiceConfig:
     vad_silence_ms: int = 500            # FRONTLINE_VAD_SILENCE_MS: silence that ends the trainee's turn (hands-free)
     keep_audio: bool = True              # FRONTLINE_KEEP_AUDIO: keep call audio for replay (0 to switch off)
     split_first_clause: bool = True      # FRONTLINE_VOICE_FIRST_CLAUSE: voice the first clause before the sentence ends
+    speculative_prefill: bool = False    # FRONTLINE_VOICE_SPECULATIVE: evaluate the reply prompt at the trainee's pauses
 
     @classmethod
     def from_env(cls, env=None) -> "VoiceConfig":
@@ -47,7 +49,8 @@ class VoiceConfig:
             raise ValueError(f"FRONTLINE_VAD_SILENCE_MS={silence}: use a value between 100 and 5000 (500 is the default)")
         return cls(whisper_model=e.get("FRONTLINE_WHISPER_MODEL", d.whisper_model), vad_silence_ms=silence,
                    keep_audio=flag("FRONTLINE_KEEP_AUDIO", d.keep_audio),
-                   split_first_clause=flag("FRONTLINE_VOICE_FIRST_CLAUSE", d.split_first_clause))
+                   split_first_clause=flag("FRONTLINE_VOICE_FIRST_CLAUSE", d.split_first_clause),
+                   speculative_prefill=flag("FRONTLINE_VOICE_SPECULATIVE", d.speculative_prefill))
 
 
 class VoicePractice:
@@ -85,7 +88,8 @@ class VoicePractice:
     def loop(self) -> VoiceTurnLoop:
         return VoiceTurnLoop(stt=self.stt, tts=self.tts, session_for=self.app.session, voice_store=self.voice_store,
                              audio_dir=self.audio_root if self.config.keep_audio else None,
-                             split_first_clause=self.config.split_first_clause, **({"spans": self.vad} if self.vad else {}))
+                             split_first_clause=self.config.split_first_clause, content_dir=Path(self.app.settings.content_dir),
+                             **({"spans": self.vad} if self.vad else {}))
 
     def start_call(self, trainee: str | None, scenario_id: str, *, actor=None) -> CallSession:
         """actor: the signed-in user in the web app (the call is theirs); None for the CLI and tests, which name a trainee."""
@@ -98,25 +102,31 @@ class VoicePractice:
             threading.Thread(target=self.warm_up, daemon=True, name="voice-warm-up").start()
         return session
 
-    def prefill(self, call_id: str, *, wait: bool = False) -> None:
-        """Evaluate the customer prompt's fixed header now, while the trainee reads the brief, so that the first
-        reply only evaluates the new lines (llama.cpp reuses the cached prefix). Only for the in-process model."""
+    def prefill(self, call_id: str, *, agent_text: str | None = None, wait: bool = False) -> bool:
+        """Evaluate the customer prompt ahead of time so the reply only evaluates what is new (llama.cpp reuses the
+        cached prefix). At call start: the fixed header, while the trainee reads the brief. During a hands-free
+        turn: the call so far plus what the trainee has said up to their latest pause, while the end-of-turn
+        silence runs. Only for the in-process model with transcript prompts; returns whether it ran."""
         session = self.app.session(call_id)
         backend = session.actor.backend
-        if not backend.name.startswith("local") or session.actor.style != "completion":
-            return
-        header = session.actor.completion_prompt([], _NoDirection())[: -len(session.persona.speaker_tag) - 2]
+        if not backend.name.startswith("local") or session.actor.style != "completion" or session.ended:
+            return False
+        turns = list(session.transcript)
+        if agent_text:
+            turns.append(Turn("agent", sanitize_agent_text(agent_text)))
+        prompt = session.actor.completion_prompt(turns, _NoDirection())[: -len(session.persona.speaker_tag) - 2]
 
         def run() -> None:
             try:
-                for _ in backend.complete(header, max_tokens=1, temperature=0.0, stop=[]):
+                for _ in backend.complete(prompt, max_tokens=1, temperature=0.0, stop=[]):
                     pass
-            except Exception as exc:  # noqa: BLE001 - only a warm-up; the turn itself reports errors
+            except Exception as exc:  # noqa: BLE001 - only a head start; the turn itself reports errors
                 log.warning("prefill failed: %s", exc)
         if wait:
             run()
         else:
             threading.Thread(target=run, daemon=True, name=f"prefill-{call_id[:8]}").start()
+        return True
 
     def _check_persona_voice(self, session: CallSession) -> None:
         v = session.persona.voice
@@ -135,6 +145,12 @@ class VoicePractice:
             vc = self.voice_store.start(call_id, source="practice", clock0=time.time())
         audio = to_stt(sample_rate, data)
         yield from self.loop().turn(call_id, audio, eot_s=eot_s, arrived_at=arrived_at, clock0=vc.clock0)
+
+    def retry(self, call_id: str, *, actor=None) -> Iterator[VoiceEvent]:
+        """Generate (and speak) the customer's reply again after the model was unreachable."""
+        self.app.authorize_call(actor, call_id, write=True)
+        vc = self.voice_store.call(call_id) or self.voice_store.start(call_id, source="practice", clock0=time.time())
+        yield from self.loop().turn(call_id, None, clock0=vc.clock0, retry=True)
 
     def end_of_turn(self) -> EndOfTurn:
         return self._eot_factory() if self._eot_factory else EndOfTurn(silence_ms=self.config.vad_silence_ms)
@@ -232,6 +248,7 @@ class HandsFree:
     the VAD has heard the trainee speak and then stop. Phrases are transcribed at short pauses meanwhile."""
 
     def __init__(self, vp: "VoicePractice", call_id: str):
+        self.vp = vp
         self.call_id = call_id
         self.eot = vp.end_of_turn()
         self.stt = vp.stt
@@ -243,8 +260,9 @@ class HandsFree:
             return None
         fired = self.eot.feed(to_stt(sample_rate, data))
         if fired is None:
-            if self.eot.new_pause is not None:
-                self.phrases.pause(np.concatenate(self.eot.chunks), self.eot.new_pause)
+            if self.eot.new_pause is not None and self.phrases.pause(np.concatenate(self.eot.chunks), self.eot.new_pause) \
+                    and self.vp.config.speculative_prefill:
+                self.vp.prefill(self.call_id, agent_text=" ".join(self.phrases.texts))    # a head start for the reply
             return None
         t0 = time.perf_counter()
         transcript = self.phrases.finish(fired.audio)

@@ -23,11 +23,15 @@ class VoiceSettings:
     model_path: str | None = None   # another Piper .onnx (with its .onnx.json beside it); None = the embedded voice
 
     @classmethod
-    def for_persona(cls, persona) -> "VoiceSettings":
+    def for_persona(cls, persona, content_dir: Path | None = None) -> "VoiceSettings":
+        """A relative model_path is relative to the content folder (where personas/ lives)."""
         v = getattr(persona, "voice", None)
         if v is None:
             return cls()
-        return cls(speed=v.speed, variation=v.variation, model_path=v.model_path)
+        path = v.model_path
+        if path and content_dir is not None and not Path(path).expanduser().is_absolute():
+            path = str(Path(content_dir) / path)
+        return cls(speed=v.speed, variation=v.variation, model_path=path)
 
 
 @runtime_checkable

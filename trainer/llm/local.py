@@ -46,6 +46,16 @@ class _Activity:
 ACTIVITY = _Activity()
 
 
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    """How many leading tokens two sequences share (what llama.cpp's cache can reuse)."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 class LocalBackend:
     supports_completion = True
     supports_json_schema = True
@@ -89,13 +99,7 @@ class LocalBackend:
 
     def _reused(self, llm, prompt: str) -> tuple[int, int]:
         tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
-        cached = llm._input_ids[: llm.n_tokens].tolist()
-        n = 0
-        for a, b in zip(cached, tokens):
-            if a != b:
-                break
-            n += 1
-        return len(tokens), n
+        return len(tokens), _common_prefix(llm._input_ids[: llm.n_tokens].tolist(), tokens)
 
     def complete(self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str]) -> Iterator[str]:
         yield from self._complete(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop)
@@ -107,17 +111,21 @@ class LocalBackend:
             stats.prompt_tokens, stats.reused_tokens = self._reused(llm, prompt)
             if stats.prompt_tokens + max_tokens > self.n_ctx:
                 raise BackendError(f"prompt too long for the context window ({stats.prompt_tokens} tokens of {self.n_ctx})", retryable=False)
-            t0 = time.perf_counter()
-            for chunk in llm.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, top_p=0.9,
-                                               repeat_penalty=1.1, stop=stop, stream=True, grammar=grammar):
-                text = chunk["choices"][0].get("text", "")
-                if text:
-                    if not stats.completion_tokens:
-                        stats.first_token_s = time.perf_counter() - t0
-                    stats.completion_tokens += 1
-                    yield text
-            stats.total_s = time.perf_counter() - t0
-            self.last_stats = stats
+            chunks = llm.create_completion(prompt, max_tokens=max_tokens, temperature=temperature, top_p=0.9,
+                                           repeat_penalty=1.1, stop=stop, stream=True, grammar=grammar)
+            yield from self._timed((c["choices"][0].get("text", "") for c in chunks), stats)
+
+    def _timed(self, pieces: Iterator[str], stats: GenerationStats) -> Iterator[str]:
+        """Pass the streamed pieces on, timing the first one and the whole; the stats become last_stats."""
+        t0 = time.perf_counter()
+        for piece in pieces:
+            if piece:
+                if not stats.completion_tokens:
+                    stats.first_token_s = time.perf_counter() - t0
+                stats.completion_tokens += 1
+                yield piece
+        stats.total_s = time.perf_counter() - t0
+        self.last_stats = stats
 
     def complete_json(self, prompt: str, schema: dict, *, max_tokens: int) -> str:
         """A completion constrained by llama.cpp's grammar to JSON matching the schema (greedy decoding)."""
@@ -134,13 +142,7 @@ class LocalBackend:
         with self.lock:
             llm = self.load()
             tokens = llm.tokenize(prompt.encode("utf-8"), special=True)
-            cached = llm._input_ids[: llm.n_tokens].tolist()
-            keep = 0
-            for a, b in zip(cached, tokens):
-                if a != b:
-                    break
-                keep += 1
-            keep = min(keep, len(tokens) - 1)       # always leave one token, so a completion refreshes the logits
+            keep = min(_common_prefix(llm._input_ids[: llm.n_tokens].tolist(), tokens), len(tokens) - 1)       # always leave one token, so a completion refreshes the logits
             todo = tokens[keep:len(tokens) - 1]
             if not todo:
                 return 0
@@ -154,15 +156,6 @@ class LocalBackend:
     def chat(self, messages: list[Message], *, max_tokens: int, temperature: float, stop: list[str]) -> Iterator[str]:
         with self.lock, ACTIVITY:
             llm = self.load()
-            t0 = time.perf_counter()
-            stats = GenerationStats()
-            for chunk in llm.create_chat_completion(messages=list(messages), max_tokens=max_tokens, temperature=temperature,
-                                                    stop=stop or None, stream=True):
-                delta = chunk["choices"][0].get("delta", {}).get("content") or ""
-                if delta:
-                    if not stats.completion_tokens:
-                        stats.first_token_s = time.perf_counter() - t0
-                    stats.completion_tokens += 1
-                    yield delta
-            stats.total_s = time.perf_counter() - t0
-            self.last_stats = stats
+            chunks = llm.create_chat_completion(messages=list(messages), max_tokens=max_tokens, temperature=temperature,
+                                                stop=stop or None, stream=True)
+            yield from self._timed((c["choices"][0].get("delta", {}).get("content") or "" for c in chunks), GenerationStats())

@@ -191,3 +191,9 @@ def test_deflection_names_the_topic_in_the_callers_words(dana):
     assert direction.beat == "deflect"
     assert "the double charge on my broadband bill" in direction.fallback
     assert "I'm calling about the double charge" in direction.text
+
+
+def test_a_short_greeting_with_thanks_for_calling_is_not_a_close():
+    from trainer.moves import detect_patterns
+    assert "close" not in detect_patterns("Thank you for calling Brightwave, my name is Sam. How can I help you today?")
+    assert "close" in detect_patterns("Anything else? No? Then thank you for calling, Dana. Bye now.")

@@ -177,11 +177,13 @@ def detect_patterns(text: str) -> set[str]:
         found.discard("blame")
     # A goodbye ends the utterance; "Thanks for calling Brightwave, my name is…" or "thanks for your patience, I've
     # found it…" at the start of a line is a greeting or a bridge, not a close.
-    if "close" in found and not any(len(text.rstrip()) - m.end() <= 60 for m in PATTERNS["close"].finditer(text)):
+    if "close" in found and (_GREETING.search(text) or
+                             not any(len(text.rstrip()) - m.end() <= 60 for m in PATTERNS["close"].finditer(text))):
         found.discard("close")
     return found
 
 
+_GREETING = re.compile(r"\b(?:my name is|you'?re (?:speaking|through) (?:with|to)|how (?:can|may) i help)", re.I)
 _NEGATED_BEFORE = re.compile(r"\b(?:not|never|no)\b|n't\b|n’t\b", re.I)
 
 

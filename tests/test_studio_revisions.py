@@ -246,3 +246,33 @@ def test_a_new_kind_is_one_registration(store, tmp_path):
             revs.save("note", "id: hello\n", author="Tina")
     finally:
         KINDS.pop("note")
+
+
+def test_curricula_are_edited_in_the_studio_like_personas(app):
+    """Curricula: form ↔ YAML ↔ store, published revisions reach the catalog trainees pick modules from, and a scenario
+    a curriculum module uses cannot be deleted."""
+    studio = Studio(app)
+    seed = (ROOT / "curricula" / "sales-track.yaml").read_text(encoding="utf-8")
+    values = form_values("curriculum", seed)
+    assert values["id"] == "sales-track" and values["medals.bronze"] == 55
+    modules = values["modules"]
+    assert [row[0] for row in modules] == ["consultative-upsell", "cross-sell", "objections"]
+    assert apply_form("curriculum", seed, values) == seed                       # nothing changed: text untouched
+    modules[0][3] = "60"                                                        # pass_score of the first module
+    text = apply_form("curriculum", seed, {**values, "modules": modules})
+    assert "# Sales track" in text                                              # comments survive
+    rev = studio.save("curriculum", text, author="Tina", note="easier start", publish=True)
+    assert rev.status == PUBLISHED and rev.revision == 2
+    assert overlay_catalog(ROOT, app.store).curricula["sales-track"].modules[0].pass_score == 60
+    assert app.catalog.curricula["sales-track"].modules[0].pass_score == 60    # what the app serves now
+    broken = text.replace("mode: assessment", "mode: exam")
+    with pytest.raises(ContentError, match="mode"):
+        studio.save("curriculum", broken, author="Tina")
+    # a studio-made scenario used by a published curriculum cannot be deleted
+    studio.clone("scenario", "family-plan-priya", "priya-hard", author="Tina")
+    studio.publish("scenario", "priya-hard", author="Tina")
+    uses = seed.replace("scenario: family-plan-priya\n    description: Ask", "scenario: priya-hard\n    description: Ask")
+    assert uses != seed
+    studio.save("curriculum", uses, author="Tina", publish=True)
+    with pytest.raises(InUse, match="curriculum 'sales-track'"):
+        studio.delete("scenario", "priya-hard", author="Tina")

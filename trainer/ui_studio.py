@@ -351,7 +351,7 @@ def build_studio_tab(app, studio: Studio | None = None, *, token: gr.State | Non
     studio = studio or Studio(app)
     ctx = gr.Tab("Studio") if tab else gr.Column()
     with ctx:
-        gr.Markdown("### Content studio\nEdit personas and scenarios through the form or the YAML. Every save is a revision; "
+        gr.Markdown("### Content studio\nEdit personas, scenarios and curricula through the form or the YAML. Every save is a revision; "
                     "only **published** revisions reach trainees. Try a draft, or auto-play it, before you publish.")
         if token is None:
             author = gr.Textbox(label="Your name (trainer) — recorded with every revision", max_lines=1)
@@ -361,7 +361,7 @@ def build_studio_tab(app, studio: Studio | None = None, *, token: gr.State | Non
             studio.who = lambda tok: ua.session_user(app, tok)
         with gr.Tabs():
             for kind in [k for k in KINDS if k in FORMS]:          # a registered kind with a form gets an editor
-                with gr.Tab(kind_of(kind).title + "s"):
+                with gr.Tab(kind_of(kind).plural):
                     _editor(app, studio, kind, author)
     return studio
 

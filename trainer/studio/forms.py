@@ -142,7 +142,25 @@ def _scenario_form() -> FormSpec:
     ])
 
 
-FORMS: dict[str, FormSpec] = {"persona": _persona_form(), "scenario": _scenario_form()}
+def _curriculum_form() -> FormSpec:
+    g = "Curriculum"
+    return FormSpec("curriculum", [
+        FieldSpec("id", "Id", group=g),
+        FieldSpec("title", "Title", group=g),
+        FieldSpec("audience", "Who it is for", group=g),
+        FieldSpec("description", "Description", "textarea", group=g),
+        FieldSpec("medals.bronze", "Bronze from", "number", minimum=0, maximum=100, step=1, default=50, group="Medals"),
+        FieldSpec("medals.silver", "Silver from", "number", minimum=0, maximum=100, step=1, default=75, group="Medals"),
+        FieldSpec("medals.gold", "Gold from", "number", minimum=0, maximum=100, step=1, default=90, group="Medals"),
+        FieldSpec("modules", "Modules (in the order they are taken)", "table",
+                  columns=("id", "title", "scenario", "pass_score", "max_attempts", "prerequisites", "mode", "description"),
+                  csv_columns=("prerequisites",),
+                  info="scenario: a scenario id; mode: practice or assessment; max_attempts blank = unlimited; "
+                       "prerequisites: earlier module ids, comma-separated", group="Modules"),
+    ])
+
+
+FORMS: dict[str, FormSpec] = {"persona": _persona_form(), "scenario": _scenario_form(), "curriculum": _curriculum_form()}
 
 
 def register_form(spec: FormSpec) -> None:

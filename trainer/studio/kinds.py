@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from pydantic import BaseModel
 
+from ..curriculum import Curriculum
 from ..persona import Persona
 from ..scenario import Scenario
 
@@ -25,10 +26,15 @@ class ContentKind:
     model: type[BaseModel]
     catalog_attr: str         # Catalog attribute holding {id: item}
     label: str = ""
+    plural_label: str = ""
 
     @property
     def title(self) -> str:
         return self.label or self.name.capitalize()
+
+    @property
+    def plural(self) -> str:
+        return self.plural_label or self.title + "s"
 
 
 KINDS: dict[str, ContentKind] = {}
@@ -66,9 +72,17 @@ def kind_for_path(path) -> ContentKind | None:
 
 register_kind(ContentKind("persona", "personas", Persona, "personas"))
 register_kind(ContentKind("scenario", "scenarios", Scenario, "scenarios"))
+register_kind(ContentKind("curriculum", "curricula", Curriculum, "curricula", plural_label="Curricula"))
 
 
 @register_referrer
 def _scenario_refs(catalog: "Catalog") -> Iterable[Reference]:
     for sid, sc in catalog.scenarios.items():
         yield ("scenario", sid, "persona", sc.persona)
+
+
+@register_referrer
+def _curriculum_refs(catalog: "Catalog") -> Iterable[Reference]:
+    for cid, cur in getattr(catalog, "curricula", {}).items():
+        for m in cur.modules:
+            yield ("curriculum", cid, "scenario", m.scenario)

@@ -94,14 +94,6 @@ CALL = [("agent", "Thank you for calling Brightwave, this is Sam."),
         ("customer", "Great, thank you very much.")]
 
 
-# One sentence a turn: piper's voice varies from run to run, and the pause between two sentences of one turn can
-# pass the mono split's turn gap (a known limit of telling speakers apart by pauses alone; stereo has no such limit).
-CALL_ONE_SENTENCE = [("agent", "Thank you for calling Brightwave, this is Sam."),
-                     ("customer", "Hi, I was charged twice this month."),
-                     ("agent", "I will refund the second payment today."),
-                     ("customer", "Great, thank you very much.")]
-
-
 def _check_turns(got, call=CALL):
     assert [s for s, _ in got.turns] == [s for s, _ in call]
     for (_, want), (_, heard) in zip(call, got.turns):
@@ -129,10 +121,10 @@ def test_real_mono_recording_split_by_pauses(tmp_path, tts, stt, store, catalog)
     from trainer.voice.service import VoicePractice
     app = Frontline(store=store, catalog=catalog, customer_backend=FakeLLM(["unused"]))
     f = tmp_path / "mono.wav"
-    f.write_bytes(wav_bytes(_timeline(tts, CALL_ONE_SENTENCE, gap=1.0).sum(axis=1), STT_RATE))
+    f.write_bytes(wav_bytes(_timeline(tts, CALL, gap=1.0).sum(axis=1), STT_RATE))
     got = VoicePractice(app, stt=stt, tts=tts).import_recording(f, trainee="Riley")
     assert got.layout == "mono"
-    _check_turns(got, CALL_ONE_SENTENCE)
+    _check_turns(got)
 
 
 def test_spoken_turn_on_the_embedded_model(store, catalog, tts, stt):

@@ -3,7 +3,10 @@ turns continue on late-fee-lucas). Per turn: time to the first customer token (f
 first on_token callback), full reply time, prompt tokens and prompt tokens reused from llama.cpp's cache.
 Summary: p50/p95, model load time, peak RSS, share of the prompt reused after turn 1.
 
-    .venv/bin/python bench/bench_call.py
+    .venv/bin/python bench/bench_call.py [--no-warm]
+
+--no-warm: do not read each reply into the model's cache while the trainee answers (the behaviour before
+CallSession.warm), for a side-by-side comparison.
 """
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from _common import Recorder, load_avg, median, pct, peak_rss_mib, setup_env, wr
 setup_env()
 
 from trainer.service import Frontline  # noqa: E402
+
+NO_WARM = "--no-warm" in sys.argv
 
 TARGET_FIRST_P50 = 0.8
 TARGET_FULL_P50 = 2.5
@@ -72,10 +77,12 @@ def main() -> int:
         if len(rows) >= N_TURNS:
             break
         session = app.start_call("bench", scenario_id)
+        session.warm_after_reply = not NO_WARM
         calls_used.append(scenario_id)
         for step, line in lines:
             if len(rows) >= N_TURNS:
                 break
+            session.warmed()   # a trainee reads the reply and types for seconds; the background prefill takes a fraction of one
             first: list[float] = []
             mark = rec.mark()
             start = time.perf_counter()
@@ -148,7 +155,7 @@ def main() -> int:
               + f"  -> min {min(shares):.0%}, mean {sum(shares) / len(shares):.0%}")
     print(f"turns regenerated {summary['regenerated_turns']}/{len(rows)}, fallback {summary['fallback_turns']}/{len(rows)}; "
           f"calls: {', '.join(calls_used)}; loadavg at end {summary['loadavg_end']}")
-    path = write_json("bench_call", {"summary": summary, "turns": rows})
+    path = write_json("bench_call_no_warm" if NO_WARM else "bench_call", {"summary": summary, "turns": rows})
     print(f"wrote {path}")
     return 0
 

@@ -12,6 +12,7 @@ Scripted calls: double-billed-dana, then late-fee-lucas (the agent lines of benc
 
     .venv/bin/python bench/bench_voice.py [--label NAME] [--silence-ms 500] [--no-first-clause] [--beam 1]
                                           [--whisper tiny.en|DIR] [--no-prefill] [--no-phrases] [--speculative] [--turns 10]
+                                          [--no-cues] [--question-ms 300] [--hold-ms 1200]
 """
 from __future__ import annotations
 
@@ -32,13 +33,13 @@ import numpy as np  # noqa: E402
 from bench_call import SCRIPTS  # noqa: E402
 from trainer.service import Frontline  # noqa: E402
 from trainer.voice.audio import STT_RATE, resample  # noqa: E402
-from trainer.voice.service import VoiceConfig, VoicePractice  # noqa: E402
+from trainer.voice.service import STREAM_EVERY_S, VoiceConfig, VoicePractice  # noqa: E402
 from trainer.voice.stt import EndOfTurn, PhraseTranscriber, WhisperSTT  # noqa: E402
 from trainer.voice.tts import PiperTTS, VoiceSettings  # noqa: E402
 
 TARGET_P50, TARGET_P95 = 1.5, 2.5
 TRAINEE_VOICE = VoiceSettings(speed=1.15, variation=0.4)      # not the customer's settings
-CHUNK = STT_RATE // 10
+CHUNK = int(STT_RATE * STREAM_EVERY_S)                     # what the app's microphone stream delivers at a time
 
 
 def trainee_audio(tts: PiperTTS, text: str) -> tuple[np.ndarray, float]:
@@ -59,12 +60,16 @@ def main() -> int:
     ap.add_argument("--label", default="default")
     ap.add_argument("--silence-ms", type=int, default=500)
     ap.add_argument("--no-first-clause", action="store_true")
-    ap.add_argument("--no-prefill", action="store_true")
+    ap.add_argument("--no-prefill", action="store_true", help="no prefill of the prompt header at call start")
+    ap.add_argument("--no-warm", action="store_true", help="do not read each reply into the model's cache before the next turn")
     ap.add_argument("--beam", type=int, default=1)
     ap.add_argument("--compute-type", default="int8")
     ap.add_argument("--whisper", default="tiny.en")
     ap.add_argument("--turns", type=int, default=10)
     ap.add_argument("--pause-ms", type=int, default=200)
+    ap.add_argument("--question-ms", type=int, default=VoiceConfig.question_ms)
+    ap.add_argument("--hold-ms", type=int, default=VoiceConfig.hold_ms)
+    ap.add_argument("--no-cues", action="store_true", help="end-of-turn by silence only (the words of the phrase do not change it)")
     ap.add_argument("--no-phrases", action="store_true", help="transcribe the whole turn after it ends (no phrase-by-phrase STT)")
     ap.add_argument("--speculative", action="store_true",
                     help="also evaluate the reply's prompt at the trainee's pauses (speculative prefill; off by default)")
@@ -87,42 +92,48 @@ def main() -> int:
     rows = []
     for persona, script in SCRIPTS:
         session = vp.start_call("Bench Trainee", persona)
+        session.warm_after_reply = not args.no_warm
         if not args.no_prefill:
             vp.prefill(session.id, wait=True)            # what the app does while the trainee reads the brief
         loop = vp.loop()
         for step, line in script[: args.turns]:
             if session.ended:
                 break
+            session.warmed()   # the trainee listens to the reply and speaks for seconds; the background prefill needs a fraction
             audio, speech_end = trainee_audio(tts, line)
             # Real time, simulated: chunk k arrives at (k+1)·0.1 s. Phrase transcriptions start when a pause is seen
             # (or when the previous one finishes) and take their measured compute time; nothing else runs meanwhile.
-            eot = EndOfTurn(silence_ms=args.silence_ms, pause_ms=args.pause_ms)
+            eot = EndOfTurn(silence_ms=args.silence_ms, pause_ms=args.pause_ms, question_ms=args.question_ms, hold_ms=args.hold_ms)
             phrases = PhraseTranscriber(stt) if not args.no_phrases else None
-            busy_until, fired = 0.0, None
+            # Real time, simulated: chunk k arrives at (k+1)·CHUNK. As in the app, one handler takes the chunks in order,
+            # each when it has arrived and the handler has finished the previous one (VAD, and at a pause the phrase's
+            # transcription); `clock` is when the handler is free. Nothing else runs meanwhile.
+            clock, fired = 0.0, None
             for i in range(0, len(audio), CHUNK):
+                clock = max(clock, (i + CHUNK) / STT_RATE)
+                t_f = time.perf_counter()
                 fired = eot.feed(audio[i:i + CHUNK])
-                now_s = (i + CHUNK) / STT_RATE
+                clock += time.perf_counter() - t_f
                 if fired:
                     break
                 if phrases is not None and eot.new_pause is not None:
-                    start = max(now_s, busy_until)
                     before = phrases.seconds
                     ran = phrases.pause(audio, eot.new_pause)
-                    busy_until = start + (phrases.seconds - before)
+                    clock += phrases.seconds - before
+                    if ran and not args.no_cues:
+                        eot.heard(phrases.last_text)
                     if ran and args.speculative:          # the reply's prompt, up to what was said so far, evaluated now
                         t_p = time.perf_counter()
                         vp.prefill(session.id, agent_text=" ".join(phrases.texts), wait=True)
-                        busy_until += time.perf_counter() - t_p
+                        clock += time.perf_counter() - t_p
             if fired is None:
                 print(f"  {persona} {step}: end of turn never detected", file=sys.stderr)
                 continue
-            detected = fired.detected_at + fired.vad_s
-            eot_s = max(0.0, detected - speech_end)
+            eot_s = max(0.0, clock - speech_end)           # the end of the turn is known when the handler has decided it
             if phrases is not None:
-                start = max(detected, busy_until)
                 before = phrases.seconds
                 heard_t = phrases.finish(fired.audio)
-                stt_wait = start + (phrases.seconds - before) - detected
+                stt_wait = phrases.seconds - before
                 events = list(loop.turn(session.id, fired.audio, eot_s=eot_s, clock0=time.time(), transcript=heard_t, stt_wait_s=stt_wait))
             else:
                 events = list(loop.turn(session.id, fired.audio, eot_s=eot_s, clock0=time.time()))
@@ -132,7 +143,7 @@ def main() -> int:
                 continue
             heard = next(e.text for e in events if e.kind == "agent_text")
             t = final.timings
-            row = {"persona": persona, "step": step, "said": line, "heard": heard, "reply": final.text,
+            row = {"persona": persona, "step": step, "said": line, "heard": heard, "reply": final.text, "cue": fired.cue,
                    "chunks": sum(e.kind == "customer_audio" for e in events), **{k: t[k] for k in
                    ("eot_s", "stt_s", "llm_first_token_s", "first_chunk_s", "tts_first_s", "voice_to_voice_s")},
                    "llm_prompt_tokens": backend.last_stats.prompt_tokens, "llm_reused_tokens": backend.last_stats.reused_tokens}
@@ -150,14 +161,17 @@ def main() -> int:
         "label": args.label, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
         "load_avg_at_end": load_avg(), "machine_shared": True,
         "settings": {"whisper": args.whisper, "beam": args.beam, "compute_type": args.compute_type, "vad_silence_ms": args.silence_ms,
-                     "first_clause": not args.no_first_clause, "prefill": not args.no_prefill,
+                     "first_clause": not args.no_first_clause, "prefill": not args.no_prefill, "warm_after_reply": not args.no_warm,
                      "phrase_stt": not args.no_phrases, "pause_ms": args.pause_ms,
+                     "word_cues": not args.no_cues, "question_ms": args.question_ms, "hold_ms": args.hold_ms, "chunk_s": CHUNK / STT_RATE,
                      "speculative_prefill": bool(args.speculative and not args.no_phrases)},
         "turns": len(rows), "voice_to_voice_s": v2v,
         "stages_s": {k: stat(k) for k in ("eot_s", "stt_s", "llm_first_token_s", "first_chunk_s", "tts_first_s")},
         "target": {"p50": TARGET_P50, "p95": TARGET_P95, "met": bool(v2v["p50"] <= TARGET_P50 and v2v["p95"] <= TARGET_P95)},
         "load_s": {"llm": round(llm_load, 2), "whisper_and_piper_with_warmup": round(speech_load, 2)},
         "peak_rss_mib": round(peak_rss_mib()), "stt_exact_words": sum(_norm(r["said"]) == _norm(r["heard"]) for r in rows),
+        "cues": {c: sum(r["cue"] == c for r in rows) for c in ("question", "hold")},
+        "cut_short": sum(len(_words(r["heard"])) < 0.7 * len(_words(r["said"])) for r in rows),
         "stt_wer": round(sum(_edits(r["said"], r["heard"]) for r in rows) / max(1, sum(len(_words(r["said"])) for r in rows)), 3),
         "rows": rows,
     }
@@ -172,6 +186,7 @@ def main() -> int:
         print(f"  {k:18} p50 {s['p50']:.3f}  p95 {s['p95']:.3f}")
     print(f"  loads: llm {llm_load:.1f}s, whisper+piper+warm-up {speech_load:.1f}s; peak RSS {summary['peak_rss_mib']} MiB; "
           f"STT exact on {summary['stt_exact_words']}/{len(rows)} lines, WER {summary['stt_wer']:.1%}; load avg {load_avg()}")
+    print(f"  end of turn by word cue: {summary['cues']}; turns cut short (heard < 70 % of the words said): {summary['cut_short']}")
     print(f"wrote {out} [{args.label}]")
     return 0
 

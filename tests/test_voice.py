@@ -363,6 +363,66 @@ def test_end_of_turn_detector_with_scripted_vad():
     assert len(fired.audio) == int(2.5 * STT_RATE) and eot.received_s == 0     # reset for the next turn
 
 
+def test_turn_cue_reads_the_words_before_a_pause():
+    from trainer.voice.stt import turn_cue
+    assert turn_cue("Could I take your account number, please?") == "yield"
+    assert turn_cue("So I've checked the account and") == "hold"
+    assert turn_cue("Let me just, um,") == "hold"
+    assert turn_cue("I can see the two charges, uh") == "hold"
+    assert turn_cue("I can see the two charges.") is None
+    assert turn_cue("Thanks for calling Brightwave, my name is Sam") is None
+    assert turn_cue("") is None
+
+
+def _pause_then_silence(cue_text, *, silence_ms=500):
+    """Speech 0.5–2.0 s, then silence; at the first pause the phrase's words are `cue_text`. Returns the turn end."""
+    from trainer.voice.stt import EndOfTurn
+    eot = EndOfTurn(silence_ms=silence_ms, window_s=100, spans=lambda audio, **kw: [(0.5, 2.0)] if len(audio) / STT_RATE > 0.5 else [])
+    chunk = np.zeros(STT_RATE // 10, dtype=np.float32)
+    for _ in range(60):
+        fired = eot.feed(chunk)
+        if fired:
+            return fired
+        if eot.new_pause is not None and cue_text is not None:
+            eot.heard(cue_text)
+    return None
+
+
+def test_a_question_ends_the_turn_sooner_and_a_trailing_and_holds_it():
+    plain = _pause_then_silence("I can see the two charges.")
+    question = _pause_then_silence("Could I take your account number, please?")
+    held = _pause_then_silence("So I've checked the account and")
+    assert plain.detected_at == pytest.approx(2.5) and plain.cue is None
+    assert question.detected_at == pytest.approx(2.3) and question.cue == "question"
+    assert held.detected_at == pytest.approx(3.2) and held.cue == "hold"
+
+
+def test_a_cue_is_forgotten_when_the_trainee_speaks_again():
+    from trainer.voice.stt import EndOfTurn
+    state = {"spans": [(0.5, 2.0)]}
+    eot = EndOfTurn(silence_ms=500, window_s=100, spans=lambda audio, **kw: list(state["spans"]))
+    chunk = np.zeros(STT_RATE // 10, dtype=np.float32)
+    fired = None
+    for i in range(60):
+        if eot.received_s >= 2.2 and len(state["spans"]) == 1:       # "…is that right?", and the next chunk has more words
+            state["spans"] = [(0.5, 2.0), (2.25, 3.0)]
+        fired = eot.feed(chunk)
+        if fired:
+            break
+        if eot.new_pause is not None and eot.last_speech_end == 2.0:
+            assert eot.heard("Is that right?") == "yield"
+    assert fired is not None and fired.cue is None and fired.speech_end == 3.0
+    assert fired.detected_at == pytest.approx(3.5)                   # the full silence after the new speech
+
+
+def test_vad_timing_settings_from_the_environment_are_checked():
+    from trainer.voice.service import VoiceConfig
+    c = VoiceConfig.from_env({"FRONTLINE_VAD_QUESTION_MS": "250", "FRONTLINE_VAD_HOLD_MS": "1500"})
+    assert c.question_ms == 250 and c.hold_ms == 1500 and c.vad_silence_ms == 500
+    with pytest.raises(ValueError, match="FRONTLINE_VAD_HOLD_MS must be a whole number"):
+        VoiceConfig.from_env({"FRONTLINE_VAD_HOLD_MS": "long"})
+
+
 def test_cli_grade_recording_rejects_a_non_audio_file(tmp_path, capsys):
     from trainer.cli import main
     bad = tmp_path / "call.txt"
@@ -381,24 +441,27 @@ def test_channel_segments_are_recut_at_pauses_and_words_in_silence_dropped():
     assert [(u.start, u.end, u.text) for u in utts] == [(0.3, 1.4, "Thank you for calling."), (6.0, 7.0, "I'm sorry.")]
 
 
-def test_speculative_prefill_is_a_prefix_of_the_real_prompt(store, catalog, dana):
-    llm = FakeLLM(responder=in_character_responder(dana), name="local:fake")
+def test_prefills_are_prefixes_of_the_real_prompts(store, catalog, dana):
+    """The header at call start, what was said up to a pause, and the call so far after each reply are all read into
+    the cache ahead; each must be a prefix of the prompt the next reply is generated from, or it would be wasted."""
+    llm = FakeLLM(responder=in_character_responder(dana), name="local:fake", supports_prefill=True)
     app = Frontline(store=store, catalog=catalog, customer_backend=llm, sleep=lambda s: None)
-    vp = VoicePractice(app, stt=FakeSTT(["Hello, Brightwave, Sam speaking."]), tts=FakeTTS(), vad=no_spans)
+    vp = VoicePractice(app, stt=FakeSTT(["Hello, Brightwave, Sam speaking.", "Could I take your account number?"]),
+                       tts=FakeTTS(), vad=no_spans)
     session = vp.start_call("Sam", "double-billed-dana")           # prefills the header in the background
+    session.warmed(5)
     assert vp.prefill(session.id, agent_text="Hello, Brightwave,", wait=True)
     list(vp.turn(session.id, *mic()))
-    import time
-    for _ in range(100):                                        # the header prefill runs on its own thread
-        if len(llm.calls) >= 3:
-            break
-        time.sleep(0.01)
-    prompts = [c["prompt"] for c in llm.calls]
-    real = prompts[-1]
-    partial = next(p for p in prompts if p.endswith("AGENT: Hello, Brightwave,\n"))
-    header = min(prompts, key=len)
-    assert real.startswith(partial[:-2]) and real.startswith(header) and header.endswith("TRANSCRIPT\n")
-    assert sorted(c["max_tokens"] for c in llm.calls)[:2] == [1, 1]
+    session.warmed(5)                                            # after the reply: the call so far
+    list(vp.turn(session.id, *mic()))
+    session.warmed(5)
+    header, partial, after_reply_1, after_reply_2 = llm.prefills
+    first, second = [c["prompt"] for c in llm.calls]
+    assert header.endswith("TRANSCRIPT\n") and first.startswith(header)
+    assert partial.endswith("AGENT: Hello, Brightwave,\n") and first.startswith(partial[:-2])
+    cust1 = session.transcript[1].text
+    assert after_reply_1.endswith(f"DANA: {cust1}\n") and second.startswith(after_reply_1)
+    assert after_reply_2.endswith(f"DANA: {session.transcript[3].text}\n")
     typed = Frontline(store=store, catalog=catalog, customer_backend=FakeLLM(["x"]))   # a remote/fake model: nothing to prefill
     assert VoicePractice(typed, stt=FakeSTT([]), tts=FakeTTS()).prefill(typed.start_call("Sam", "double-billed-dana").id) is False
 

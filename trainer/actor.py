@@ -182,9 +182,12 @@ class Actor:
         return "\n".join(lines) + "\n"
 
     def completion_prompt(self, transcript: list[Turn], direction: Direction) -> str:
+        return f"{self.known_prompt(transcript)}{direction.text}\n{self.persona.speaker_tag}:"
+
+    def known_prompt(self, transcript: list[Turn]) -> str:
+        """The start of every later completion prompt: the header and the call so far (the direction comes after)."""
         tag = self.persona.speaker_tag
-        body = "".join(f"{'AGENT' if t.speaker == 'agent' else tag}: {t.text}\n" for t in transcript)
-        return f"{self._header}{body}{direction.text}\n{tag}:"
+        return self._header + "".join(f"{'AGENT' if t.speaker == 'agent' else tag}: {t.text}\n" for t in transcript)
 
     def chat_messages(self, transcript: list[Turn], direction: Direction) -> list[Message]:
         p = self.persona

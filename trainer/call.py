@@ -1,8 +1,10 @@
 """One practice call: the director decides, the actor speaks, the store keeps every turn at once."""
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -16,6 +18,15 @@ from .scenario import Scenario
 from .store import CallRecord, Store, now
 
 log = logging.getLogger(__name__)
+
+_warming: set[threading.Thread] = set()      # background prefills still running (joined at exit, see _join_warming)
+
+
+@atexit.register
+def _join_warming(timeout: float = 10.0) -> None:
+    """Let a background prefill finish its chunk before the interpreter (and the model) goes away."""
+    for t in list(_warming):
+        t.join(timeout)
 
 
 @dataclass
@@ -46,6 +57,8 @@ class CallSession:
         self.transcript: list[Turn] = []
         self.pending: Direction | None = None       # a direction whose line could not be generated yet
         self.moves_log: list[AgentMoves] = []
+        self._warm_thread: threading.Thread | None = None
+        self.warm_after_reply = True                # read each reply into the cache ahead of the next turn (see warm)
 
     @property
     def id(self) -> str:
@@ -128,8 +141,42 @@ class CallSession:
                                                        "rejected": result.problems, "direction": direction.text})
         if direction.ends_call:
             self.record = self.store.end_call(self.id, reason=direction.end_reason or AGENT_ENDED, final_mood=direction.mood)
+        elif self.warm_after_reply:
+            self.warm()                  # while the trainee listens and answers, read the reply into the model's cache
         return Reply(text=result.text, mood=direction.mood, beat=direction.beat, ended=direction.ends_call,
                      end_reason=direction.end_reason, regenerated=result.attempts - 1, used_fallback=result.used_fallback)
+
+    def warm(self, *, agent_text: str | None = None, wait: bool = False) -> bool:
+        """Evaluate what is already known of the customer's next prompt (the header, the call so far and, if given,
+        what the trainee has said so far) into the local model's cache, so the next reply only evaluates the agent's
+        new words and the direction. In a background thread unless `wait`; only for an in-process model with
+        transcript prompts (remote servers keep their own caches). Returns whether it ran."""
+        prefill = getattr(self.actor.backend, "prefill", None)
+        if not getattr(self.actor.backend, "supports_prefill", False) or prefill is None or self.actor.style != "completion" or self.ended:
+            return False
+        turns = list(self.transcript) + ([Turn("agent", sanitize_agent_text(agent_text))] if agent_text else [])
+        prompt = self.actor.known_prompt(turns)
+
+        def run() -> None:
+            try:
+                prefill(prompt)
+            except Exception as exc:  # noqa: BLE001 - only a head start; the turn itself reports errors
+                log.warning("prefill failed: %s", exc)
+            finally:
+                _warming.discard(threading.current_thread())
+        if wait:
+            run()
+            return True
+        t = threading.Thread(target=run, daemon=True, name=f"warm-{self.id[:8]}")
+        _warming.add(t)
+        self._warm_thread = t
+        t.start()
+        return True
+
+    def warmed(self, timeout: float | None = None) -> None:
+        """Wait for the background prefill (benchmarks: the seconds a trainee spends listening and answering)."""
+        if self._warm_thread is not None:
+            self._warm_thread.join(timeout)
 
     def end(self, reason: str = AGENT_ENDED) -> CallRecord:
         if not self.ended:

@@ -9,7 +9,7 @@ import gradio as gr
 from . import ui_handlers as h
 from .voice import handlers as vh
 from .voice.ffmpeg import ensure_ffmpeg
-from .voice.service import VoicePractice
+from .voice.service import STREAM_EVERY_S, VoicePractice
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def build_voice_tab(app, voice: VoicePractice | None = None, *, token: gr.State 
             return state, gr.skip(), gr.skip()
         return state, ready, (count or 0) + 1
 
-    hf_mic.stream(on_chunk, [call_id, hf_mic, hf_state, hf_count], [hf_state, hf_ready, hf_count], stream_every=0.2,
+    hf_mic.stream(on_chunk, [call_id, hf_mic, hf_state, hf_count], [hf_state, hf_ready, hf_count], stream_every=STREAM_EVERY_S,
                   time_limit=1800, concurrency_limit=None)
 
     def on_ready(tok, cid, ready, hist):

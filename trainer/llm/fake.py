@@ -13,7 +13,7 @@ class FakeExhausted(AssertionError):
 
 class FakeLLM:
     def __init__(self, replies: list[str | Exception] | None = None, *, responder: Callable[[str], str] | None = None,
-                 supports_completion: bool = True, name: str = "fake"):
+                 supports_completion: bool = True, name: str = "fake", supports_prefill: bool = False):
         if replies is None and responder is None:
             raise ValueError("FakeLLM needs replies or a responder")
         self.replies = list(replies or [])
@@ -21,6 +21,8 @@ class FakeLLM:
         self.supports_completion = supports_completion
         self.name = name
         self.calls: list[dict] = []
+        self.supports_prefill = supports_prefill      # like the local backend: prompts can be read into a cache ahead
+        self.prefills: list[str] = []
 
     def _next(self, prompt_text: str) -> str:
         if self.responder is not None:
@@ -42,6 +44,12 @@ class FakeLLM:
             raise AssertionError("FakeLLM: complete() called on a chat-only fake")
         self.calls.append({"kind": "complete", "prompt": prompt, "stop": stop, "max_tokens": max_tokens})
         return self._stream(self._next(prompt))
+
+    def prefill(self, prompt: str, **_kw) -> int:
+        if not self.supports_prefill:
+            raise AssertionError("FakeLLM: prefill() called on a fake made without supports_prefill")
+        self.prefills.append(prompt)
+        return len(prompt)
 
     def chat(self, messages: list[Message], *, max_tokens: int, temperature: float, stop: list[str]) -> Iterator[str]:
         self.calls.append({"kind": "chat", "messages": list(messages), "stop": stop, "max_tokens": max_tokens})

@@ -11,7 +11,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..actor import Turn, sanitize_agent_text
 from ..call import CallSession
 from ..grader import Scorecard
 from .audio import STT_RATE, to_stt, write_wav
@@ -22,6 +21,8 @@ from .tts import PiperTTS, TextToSpeech
 
 log = logging.getLogger(__name__)
 
+STREAM_EVERY_S = 0.1       # the browser microphone is streamed to the server in chunks this long (hands-free)
+
 
 @dataclass(frozen=True)
 class VoiceConfig:
@@ -29,6 +30,8 @@ class VoiceConfig:
 
     whisper_model: str = "tiny.en"       # FRONTLINE_WHISPER_MODEL: tiny.en (embedded) or a CTranslate2 folder
     vad_silence_ms: int = 500            # FRONTLINE_VAD_SILENCE_MS: silence that ends the trainee's turn (hands-free)
+    question_ms: int = 300               # FRONTLINE_VAD_QUESTION_MS: ... after a phrase that ends in a question
+    hold_ms: int = 1200                  # FRONTLINE_VAD_HOLD_MS: ... after a phrase that trails off ("and", "um,")
     keep_audio: bool = True              # FRONTLINE_KEEP_AUDIO: keep call audio for replay (0 to switch off)
     split_first_clause: bool = True      # FRONTLINE_VOICE_FIRST_CLAUSE: voice the first clause before the sentence ends
     speculative_prefill: bool = False    # FRONTLINE_VOICE_SPECULATIVE: evaluate the reply prompt at the trainee's pauses
@@ -41,13 +44,19 @@ class VoiceConfig:
         def flag(name: str, default: bool) -> bool:
             v = e.get(name)
             return default if v is None else v.strip().lower() not in ("0", "false", "no", "off", "")
-        try:
-            silence = int(e.get("FRONTLINE_VAD_SILENCE_MS", d.vad_silence_ms))
-        except ValueError:
-            raise ValueError("FRONTLINE_VAD_SILENCE_MS must be a whole number of milliseconds, e.g. 500") from None
-        if not 100 <= silence <= 5000:
-            raise ValueError(f"FRONTLINE_VAD_SILENCE_MS={silence}: use a value between 100 and 5000 (500 is the default)")
+
+        def ms(name: str, default: int, lo: int, hi: int) -> int:
+            try:
+                v = int(e.get(name, default))
+            except ValueError:
+                raise ValueError(f"{name} must be a whole number of milliseconds, e.g. {default}") from None
+            if not lo <= v <= hi:
+                raise ValueError(f"{name}={v}: use a value between {lo} and {hi} ({default} is the default)")
+            return v
+        silence = ms("FRONTLINE_VAD_SILENCE_MS", d.vad_silence_ms, 100, 5000)
         return cls(whisper_model=e.get("FRONTLINE_WHISPER_MODEL", d.whisper_model), vad_silence_ms=silence,
+                   question_ms=ms("FRONTLINE_VAD_QUESTION_MS", d.question_ms, 100, 5000),
+                   hold_ms=ms("FRONTLINE_VAD_HOLD_MS", d.hold_ms, 100, 10000),
                    keep_audio=flag("FRONTLINE_KEEP_AUDIO", d.keep_audio),
                    split_first_clause=flag("FRONTLINE_VOICE_FIRST_CLAUSE", d.split_first_clause),
                    speculative_prefill=flag("FRONTLINE_VOICE_SPECULATIVE", d.speculative_prefill))
@@ -105,28 +114,9 @@ class VoicePractice:
     def prefill(self, call_id: str, *, agent_text: str | None = None, wait: bool = False) -> bool:
         """Evaluate the customer prompt ahead of time so the reply only evaluates what is new (llama.cpp reuses the
         cached prefix). At call start: the fixed header, while the trainee reads the brief. During a hands-free
-        turn: the call so far plus what the trainee has said up to their latest pause, while the end-of-turn
-        silence runs. Only for the in-process model with transcript prompts; returns whether it ran."""
-        session = self.app.session(call_id)
-        backend = session.actor.backend
-        if not backend.name.startswith("local") or session.actor.style != "completion" or session.ended:
-            return False
-        turns = list(session.transcript)
-        if agent_text:
-            turns.append(Turn("agent", sanitize_agent_text(agent_text)))
-        prompt = session.actor.completion_prompt(turns, _NoDirection())[: -len(session.persona.speaker_tag) - 2]
-
-        def run() -> None:
-            try:
-                for _ in backend.complete(prompt, max_tokens=1, temperature=0.0, stop=[]):
-                    pass
-            except Exception as exc:  # noqa: BLE001 - only a head start; the turn itself reports errors
-                log.warning("prefill failed: %s", exc)
-        if wait:
-            run()
-        else:
-            threading.Thread(target=run, daemon=True, name=f"prefill-{call_id[:8]}").start()
-        return True
+        turn (FRONTLINE_VOICE_SPECULATIVE): the call so far plus what the trainee has said up to their latest pause,
+        while the end-of-turn silence runs. After each reply the call itself does it (CallSession.warm)."""
+        return self.app.session(call_id).warm(agent_text=agent_text, wait=wait)
 
     def _check_persona_voice(self, session: CallSession) -> None:
         v = session.persona.voice
@@ -153,7 +143,8 @@ class VoicePractice:
         yield from self.loop().turn(call_id, None, clock0=vc.clock0, retry=True)
 
     def end_of_turn(self) -> EndOfTurn:
-        return self._eot_factory() if self._eot_factory else EndOfTurn(silence_ms=self.config.vad_silence_ms)
+        return self._eot_factory() if self._eot_factory else EndOfTurn(silence_ms=self.config.vad_silence_ms, question_ms=self.config.question_ms,
+                                                                           hold_ms=self.config.hold_ms)
 
     def hands_free(self, call_id: str) -> HandsFree:
         return HandsFree(self, call_id)
@@ -241,6 +232,7 @@ class ReadyTurn:
     eot_s: float                      # end of speech → end of turn detected
     stt_wait_s: float                 # transcription left after the end was detected
     arrived_at: float
+    cue: str | None = None            # "question" / "hold": the words changed the silence that ended the turn
 
 
 class HandsFree:
@@ -260,9 +252,10 @@ class HandsFree:
             return None
         fired = self.eot.feed(to_stt(sample_rate, data))
         if fired is None:
-            if self.eot.new_pause is not None and self.phrases.pause(np.concatenate(self.eot.chunks), self.eot.new_pause) \
-                    and self.vp.config.speculative_prefill:
-                self.vp.prefill(self.call_id, agent_text=" ".join(self.phrases.texts))    # a head start for the reply
+            if self.eot.new_pause is not None and self.phrases.pause(np.concatenate(self.eot.chunks), self.eot.new_pause):
+                self.eot.heard(self.phrases.last_text)        # a question ends the turn sooner; "and, um…" holds it
+                if self.vp.config.speculative_prefill:
+                    self.vp.prefill(self.call_id, agent_text=" ".join(self.phrases.texts))    # a head start for the reply
             return None
         t0 = time.perf_counter()
         transcript = self.phrases.finish(fired.audio)
@@ -270,10 +263,4 @@ class HandsFree:
         self.phrases = PhraseTranscriber(self.stt)
         self.turns += 1
         return ReadyTurn(audio=fired.audio, transcript=transcript, eot_s=max(0.0, fired.detected_at - fired.speech_end),
-                         stt_wait_s=stt_wait, arrived_at=time.time())
-
-
-class _NoDirection:
-    """Stands in for a Direction when rendering only the prompt's fixed part."""
-
-    text = ""
+                         stt_wait_s=stt_wait, arrived_at=time.time(), cue=fired.cue)

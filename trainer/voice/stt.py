@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ class WhisperSTT:
     (see docs/benchmarks.md). One model per process, shared, serialised by a lock."""
 
     def __init__(self, model: str = "tiny.en", *, compute_type: str = "int8", beam_size: int = 1, cpu_threads: int = 0,
-                 vad_filter: bool = True, min_silence_ms: int = 500, keep_fillers: bool = True):
+                 vad_filter: bool = True, min_silence_ms: int = 500, keep_fillers: bool = True, short_window: bool = True):
         self.model_ref = model or "tiny.en"
         self.name = f"faster-whisper:{self.model_ref if self.model_ref == 'tiny.en' else os.path.basename(self.model_ref)}"
         self.compute_type = compute_type
@@ -77,6 +78,13 @@ class WhisperSTT:
         self._model = None
         self._lock = threading.Lock()
         self.load_s = 0.0
+        # Whisper encodes a 30 s window however short the clip. Without word timestamps, encoding only the clip plus
+        # half a second (5 s at least) makes a phrase's transcription 2–3× faster at the same word error rate (measured
+        # in docs/benchmarks.md); the loop it sometimes falls into is cut (_cut_loop), and a result still too long for
+        # the clip is transcribed again with the full window.
+        self.short_window = short_window
+        self._short = False                 # a short-window pass is running (read by the encode wrapper in load)
+        self.full_window_retries = 0
 
     def load(self):
         if self._model is None:
@@ -85,6 +93,16 @@ class WhisperSTT:
             t0 = time.perf_counter()
             self._model = WhisperModel(str(folder), device="cpu", compute_type=self.compute_type,
                                        cpu_threads=self.cpu_threads, local_files_only=True)
+            full_encode = self._model.encode
+
+            def encode(features):
+                # faster-whisper pads every segment's features with zero columns to 30 s (3000 frames): keep the clip,
+                # half a second more, and 5 s at least (shorter windows lose words)
+                if self._short and features.shape[-1] == 3000:
+                    used = np.flatnonzero(np.any(features != 0, axis=0))
+                    features = features[..., :min(3000, max(500, (int(used[-1]) + 1 if len(used) else 0) + 50))]
+                return full_encode(features)
+            self._model.encode = encode
             self.load_s = time.perf_counter() - t0
             log.info("loaded whisper %s in %.2fs", folder, self.load_s)
         return self._model
@@ -97,6 +115,19 @@ class WhisperSTT:
         with self._lock:
             model = self.load()
             t0 = time.perf_counter()
+            short = self.short_window and not word_timestamps and duration <= 20
+            out = self._run(model, audio, word_timestamps, short=short, max_new_tokens=int(8 * duration) + 12 if short else None)
+            if short:
+                out = _cut_loop(out)
+                if sum(len(x.text.split()) for x in out) > 4.5 * duration + 3:     # more words than anyone says in that time
+                    self.full_window_retries += 1
+                    out = self._run(model, audio, word_timestamps, short=False)
+            seconds = time.perf_counter() - t0
+        return Transcript(text=" ".join(s.text for s in out).strip(), segments=out, duration=duration, seconds=seconds)
+
+    def _run(self, model, audio: np.ndarray, word_timestamps: bool, *, short: bool, max_new_tokens: int | None = None) -> list[Segment]:
+        self._short = short
+        try:
             segs, _info = model.transcribe(
                 audio, language="en", beam_size=self.beam_size, best_of=1, temperature=0.0,
                 condition_on_previous_text=False, word_timestamps=word_timestamps,
@@ -104,14 +135,37 @@ class WhisperSTT:
                 vad_filter=self.vad_filter, vad_parameters={"min_silence_duration_ms": self.min_silence_ms, "speech_pad_ms": 200},
                 without_timestamps=not word_timestamps,
                 # with timestamps on, tiny.en sometimes adds a "Thank you." in trailing silence: drop words in long silences
-                hallucination_silence_threshold=1.0 if word_timestamps else None)
+                hallucination_silence_threshold=1.0 if word_timestamps else None, max_new_tokens=max_new_tokens)
             out = []
             for s in segs:
                 words = [Word(w.start, w.end, w.word.strip()) for w in (s.words or [])]
                 if s.text.strip():
                     out.append(Segment(s.start, s.end, s.text.strip(), words))
-            seconds = time.perf_counter() - t0
-        return Transcript(text=" ".join(s.text for s in out).strip(), segments=out, duration=duration, seconds=seconds)
+            return out
+        finally:
+            self._short = False
+
+
+def _cut_loop(segments: list[Segment]) -> list[Segment]:
+    """A short-window pass sometimes does not see where the clip ends and says it again ("Could I take your account
+    number? Could I take your account…"): keep the words before the first five-word sequence that recurs."""
+    out, seen, n = [], set(), 0
+    norm = [re.sub(r"[^a-z0-9']", "", w.lower()) for s in segments for w in s.text.split()]
+    for i in range(len(norm) - 4):
+        g = tuple(norm[i:i + 5])
+        if g in seen:
+            n = i
+            break
+        seen.add(g)
+    else:
+        return segments
+    for s in segments:
+        ws = s.text.split()
+        if n <= 0:
+            break
+        out.append(Segment(s.start, s.end, " ".join(ws[:n]), s.words) if len(ws) > n else s)
+        n -= len(ws)
+    return out
 
 
 def speech_spans(audio: np.ndarray, *, threshold: float = 0.5, min_silence_ms: int = 300, pad_ms: int = 30,
@@ -132,22 +186,51 @@ class TurnEnd:
     speech_end: float
     detected_at: float           # seconds of audio received when the end was detected
     vad_s: float                 # compute time of the check that detected it
+    cue: str | None = None       # "question" or "hold" when the words changed the silence needed
+
+
+# Words a speaker trails off on when they mean to go on ("and…", "so, um…"): a pause after one is not the end of the turn.
+_HOLD_WORDS = frozenset("""and but so or because cos if then um uh erm er hmm like the a an to of for with your my our
+    that which who when while just also plus""".split())
+
+
+def turn_cue(text: str) -> str | None:
+    """What the words of the phrase before a pause say about the turn: "yield" when it ends in a question (an
+    agent who asks something hands the turn over), "hold" when it trails off on a conjunction, an article or a
+    filler, or on a comma or dash (they are still thinking), None when the words do not say."""
+    t = text.strip().strip('"\'')
+    if not t:
+        return None
+    if t.endswith("?"):
+        return "yield"
+    if t.endswith((",", "-", "–", "—", "...", "…")):
+        return "hold"
+    last = re.findall(r"[a-z']+", t.lower())
+    return "hold" if last and last[-1] in _HOLD_WORDS else None
 
 
 class EndOfTurn:
     """Streaming end-of-turn detection: feed microphone chunks as they arrive; `feed` returns a TurnEnd once
-    the trainee has spoken and then been silent for `silence_ms`. Only the last `window_s` seconds are
-    re-checked each time, so the cost per chunk stays flat however long the turn is."""
+    the trainee has spoken and then been silent for long enough. Only the last `window_s` seconds are
+    re-checked each time, so the cost per chunk stays flat however long the turn is.
+
+    Long enough is `silence_ms`, unless the words of the phrase before the pause say otherwise (`heard`):
+    after a question `question_ms` is enough; after a phrase that trails off ("and…", "um,") the turn is
+    held for `hold_ms`, so a trainee who stops to think is not cut off."""
 
     def __init__(self, *, silence_ms: int = 500, threshold: float = 0.5, window_s: float = 3.0, min_speech_ms: int = 60,
-                 pause_ms: int = 200, spans=speech_spans):
+                 pause_ms: int = 200, question_ms: int = 300, hold_ms: int = 1200, spans=speech_spans):
         self.silence_s = silence_ms / 1000
         self.pause_s = pause_ms / 1000
+        self.question_s = min(question_ms, silence_ms) / 1000
+        self.hold_s = max(hold_ms, silence_ms) / 1000
         self.threshold = threshold
         self.window = int(window_s * STT_RATE)
         # short: speech that has only just resumed at the end of the window must count, or a pause mid-sentence
         # would be taken for the end of the turn
         self.min_speech_s = min_speech_ms / 1000
+        # gaps shorter than this are inside a span; short enough that a pause (and a question's end) is seen in time
+        self.gap_ms = int(min(self.pause_s, self.question_s, self.silence_s / 2) * 1000)
         self._spans = spans
         self.reset()
 
@@ -158,10 +241,24 @@ class EndOfTurn:
         self.last_speech_end: float | None = None
         self.new_pause: float | None = None         # set by feed(): a short pause just seen (seconds received), once per pause
         self._reported = -1.0
+        self._cue: tuple[float, str] | None = None  # (speech end of the phrase it is about, "yield" | "hold")
+        self.cue_used: str | None = None            # the cue that set the silence of the turn end (for timings)
 
     @property
     def received_s(self) -> float:
         return self.n / STT_RATE
+
+    def heard(self, text: str) -> str | None:
+        """The words of the phrase before the current pause (transcribed meanwhile); returns their cue."""
+        cue = turn_cue(text)
+        self._cue = (self.last_speech_end, cue) if cue and self.last_speech_end is not None else None
+        return cue
+
+    def needed_silence(self) -> float:
+        """How long the silence after the latest speech must last to end the turn."""
+        if self._cue and self.last_speech_end is not None and abs(self._cue[0] - self.last_speech_end) < 0.15:
+            return self.question_s if self._cue[1] == "yield" else self.hold_s
+        return self.silence_s
 
     def feed(self, chunk: np.ndarray) -> TurnEnd | None:
         chunk = np.asarray(chunk, dtype=np.float32)
@@ -170,7 +267,7 @@ class EndOfTurn:
         t0 = time.perf_counter()
         tail = np.concatenate(self.chunks)[-self.window:] if self.chunks else chunk
         offset = (self.n - len(tail)) / STT_RATE
-        spans = [(a + offset, b + offset) for a, b in self._spans(tail, threshold=self.threshold, min_silence_ms=int(self.silence_s * 500),
+        spans = [(a + offset, b + offset) for a, b in self._spans(tail, threshold=self.threshold, min_silence_ms=self.gap_ms,
                                                                    pad_ms=0, min_speech_ms=int(self.min_speech_s * 1000))]
         vad_s = time.perf_counter() - t0
         if spans:
@@ -180,14 +277,16 @@ class EndOfTurn:
         self.new_pause = None
         if self.first_speech is None or self.last_speech_end is None:
             return None
-        silent_for = self.received_s - self.last_speech_end
+        silent_for = self.received_s - self.last_speech_end + 1e-6       # 1e-6: 2.3 − 2.0 is 0.2999… in floating point
         if silent_for >= self.pause_s and self.last_speech_end > self._reported + 0.05:
             self.new_pause = self.received_s
             self._reported = self.last_speech_end
-        if silent_for >= self.silence_s:
+        needed = self.needed_silence()
+        if silent_for >= needed:
             audio = np.concatenate(self.chunks)
+            cue = None if needed == self.silence_s else ("question" if needed == self.question_s else "hold")
             end = TurnEnd(audio=audio, speech_start=self.first_speech, speech_end=self.last_speech_end,
-                          detected_at=self.received_s, vad_s=vad_s)
+                          detected_at=self.received_s, vad_s=vad_s, cue=cue)
             self.reset()
             return end
         return None
@@ -204,6 +303,7 @@ class PhraseTranscriber:
         self.min_phrase = int(min_phrase_s * STT_RATE)
         self.done = 0                       # samples already transcribed
         self.texts: list[str] = []
+        self.last_text = ""                 # the words of the phrase the latest pause() transcribed
         self.seconds = 0.0                  # compute spent
 
     def pause(self, audio: np.ndarray, upto_s: float) -> bool:
@@ -213,6 +313,7 @@ class PhraseTranscriber:
             return False
         t = self.stt.transcribe(np.asarray(audio[self.done:upto], dtype=np.float32))
         self.seconds += t.seconds
+        self.last_text = t.text
         if t.text:
             self.texts.append(t.text)
         self.done = upto

@@ -84,3 +84,18 @@ class Recorder:
 
     def since(self, mark: int) -> list[dict]:
         return self.calls[mark:]
+
+
+def prompt_eval_rate(backend, n_tokens: int = 96) -> float:
+    """How fast this machine evaluates prompt tokens right now (tokens/s, a fresh 96-token prompt on the customer
+    model): shared machines vary by a third from hour to hour, so a figure is only comparable with its rate."""
+    import time
+    llm = backend.load()
+    with backend.lock:
+        toks = llm.tokenize(("The caller explains the problem again and asks when it will be fixed. " * 20).encode(), add_bos=False)[:n_tokens]
+        llm.reset()
+        t0 = time.perf_counter()
+        llm.eval(toks)
+        dt = time.perf_counter() - t0
+        llm.reset()
+    return round(len(toks) / dt, 1)

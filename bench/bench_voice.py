@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, load_avg, median, pct, peak_rss_mib, setup_env  # noqa: E402
+from _common import RESULTS, load_avg, median, pct, peak_rss_mib, prompt_eval_rate, setup_env  # noqa: E402
 
 setup_env()
 
@@ -80,6 +80,7 @@ def main() -> int:
     backend = app.customer_backend()
     backend.load()
     llm_load = time.perf_counter() - t0
+    rate_start = prompt_eval_rate(backend)
     stt = WhisperSTT(args.whisper, beam_size=args.beam, compute_type=args.compute_type)
     tts = PiperTTS()
     cfg = VoiceConfig(whisper_model=args.whisper, vad_silence_ms=args.silence_ms, keep_audio=False,
@@ -108,7 +109,10 @@ def main() -> int:
             # Real time, simulated: chunk k arrives at (k+1)·CHUNK. As in the app, one handler takes the chunks in order,
             # each when it has arrived and the handler has finished the previous one (VAD, and at a pause the phrase's
             # transcription); `clock` is when the handler is free. Nothing else runs meanwhile.
-            clock, fired = 0.0, None
+            # With --speculative, the reply's prompt up to what was said so far is read into the model's cache in the
+            # background after each phrase (as HandsFree does); the CPU is taken to be busy with it until `bg_free`, so
+            # the next phrase's transcription, and the reply itself, wait for it.
+            clock, bg_free, fired = 0.0, 0.0, None
             for i in range(0, len(audio), CHUNK):
                 clock = max(clock, (i + CHUNK) / STT_RATE)
                 t_f = time.perf_counter()
@@ -117,24 +121,27 @@ def main() -> int:
                 if fired:
                     break
                 if phrases is not None and eot.new_pause is not None:
+                    clock = max(clock, bg_free)
                     before = phrases.seconds
                     ran = phrases.pause(audio, eot.new_pause)
                     clock += phrases.seconds - before
                     if ran and not args.no_cues:
                         eot.heard(phrases.last_text)
-                    if ran and args.speculative:          # the reply's prompt, up to what was said so far, evaluated now
+                    if ran and args.speculative:
                         t_p = time.perf_counter()
-                        vp.prefill(session.id, agent_text=" ".join(phrases.texts), wait=True)
-                        clock += time.perf_counter() - t_p
+                        session.warm(agent_text=" ".join(phrases.texts), wait=True)
+                        bg_free = clock + time.perf_counter() - t_p
             if fired is None:
                 print(f"  {persona} {step}: end of turn never detected", file=sys.stderr)
                 continue
             eot_s = max(0.0, clock - speech_end)           # the end of the turn is known when the handler has decided it
+            bg_wait = max(0.0, bg_free - clock)            # a speculative prefill still running: the reply starts after it
             if phrases is not None:
                 before = phrases.seconds
                 heard_t = phrases.finish(fired.audio)
                 stt_wait = phrases.seconds - before
-                events = list(loop.turn(session.id, fired.audio, eot_s=eot_s, clock0=time.time(), transcript=heard_t, stt_wait_s=stt_wait))
+                events = list(loop.turn(session.id, fired.audio, eot_s=eot_s, clock0=time.time(), transcript=heard_t,
+                                        stt_wait_s=stt_wait + bg_wait))
             else:
                 events = list(loop.turn(session.id, fired.audio, eot_s=eot_s, clock0=time.time()))
             final = events[-1]
@@ -143,7 +150,7 @@ def main() -> int:
                 continue
             heard = next(e.text for e in events if e.kind == "agent_text")
             t = final.timings
-            row = {"persona": persona, "step": step, "said": line, "heard": heard, "reply": final.text, "cue": fired.cue,
+            row = {"persona": persona, "step": step, "said": line, "heard": heard, "reply": final.text, "cue": fired.cue, "bg_wait_s": round(bg_wait, 3),
                    "chunks": sum(e.kind == "customer_audio" for e in events), **{k: t[k] for k in
                    ("eot_s", "stt_s", "llm_first_token_s", "first_chunk_s", "tts_first_s", "voice_to_voice_s")},
                    "llm_prompt_tokens": backend.last_stats.prompt_tokens, "llm_reused_tokens": backend.last_stats.reused_tokens}
@@ -157,9 +164,11 @@ def main() -> int:
         xs = [r[key] for r in rows if r[key] is not None]
         return {"p50": round(median(xs), 3), "p95": round(pct(xs, 0.95), 3), "max": round(max(xs), 3) if xs else None}
     v2v = stat("voice_to_voice_s")
+    rate_end = prompt_eval_rate(backend)
     summary = {
         "label": args.label, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
         "load_avg_at_end": load_avg(), "machine_shared": True,
+        "prompt_eval_tok_s": {"start": rate_start, "end": rate_end},
         "settings": {"whisper": args.whisper, "beam": args.beam, "compute_type": args.compute_type, "vad_silence_ms": args.silence_ms,
                      "first_clause": not args.no_first_clause, "prefill": not args.no_prefill, "warm_after_reply": not args.no_warm,
                      "phrase_stt": not args.no_phrases, "pause_ms": args.pause_ms,
@@ -186,6 +195,7 @@ def main() -> int:
         print(f"  {k:18} p50 {s['p50']:.3f}  p95 {s['p95']:.3f}")
     print(f"  loads: llm {llm_load:.1f}s, whisper+piper+warm-up {speech_load:.1f}s; peak RSS {summary['peak_rss_mib']} MiB; "
           f"STT exact on {summary['stt_exact_words']}/{len(rows)} lines, WER {summary['stt_wer']:.1%}; load avg {load_avg()}")
+    print(f"  machine: prompt evaluation {rate_start:.0f} tok/s at the start, {rate_end:.0f} at the end (a quiet machine: about 160)")
     print(f"  end of turn by word cue: {summary['cues']}; turns cut short (heard < 70 % of the words said): {summary['cut_short']}")
     print(f"wrote {out} [{args.label}]")
     return 0

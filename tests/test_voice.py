@@ -368,6 +368,11 @@ def test_turn_cue_reads_the_words_before_a_pause():
     assert turn_cue("Could I take your account number, please?") == "yield"
     assert turn_cue("So I've checked the account and") == "hold"
     assert turn_cue("Let me just, um,") == "hold"
+    assert turn_cue("Let me just check that -") == "hold"
+    assert turn_cue("Have a lovely day, goodbye,") is None            # whisper ends many finished phrases with a comma
+    assert turn_cue("And which card you paid with.") is None          # a preposition can end a finished sentence
+    assert turn_cue("I'll just check that with") == "hold"
+    assert turn_cue("I've checked the account and.") == "hold"
     assert turn_cue("I can see the two charges, uh") == "hold"
     assert turn_cue("I can see the two charges.") is None
     assert turn_cue("Thanks for calling Brightwave, my name is Sam") is None
@@ -393,7 +398,7 @@ def test_a_question_ends_the_turn_sooner_and_a_trailing_and_holds_it():
     question = _pause_then_silence("Could I take your account number, please?")
     held = _pause_then_silence("So I've checked the account and")
     assert plain.detected_at == pytest.approx(2.5) and plain.cue is None
-    assert question.detected_at == pytest.approx(2.3) and question.cue == "question"
+    assert question.detected_at == pytest.approx(2.4) and question.cue == "question"
     assert held.detected_at == pytest.approx(3.2) and held.cue == "hold"
 
 

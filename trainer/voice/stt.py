@@ -189,24 +189,30 @@ class TurnEnd:
     cue: str | None = None       # "question" or "hold" when the words changed the silence needed
 
 
-# Words a speaker trails off on when they mean to go on ("and…", "so, um…"): a pause after one is not the end of the turn.
-_HOLD_WORDS = frozenset("""and but so or because cos if then um uh erm er hmm like the a an to of for with your my our
-    that which who when while just also plus""".split())
+# Words a speaker trails off on when they mean to go on ("and…", "so, um…"): a pause after one is not the end of the
+# turn. The second set also ends finished sentences ("…which card you paid with."), so it only counts without a full stop.
+_HOLD_WORDS = frozenset("and but so or because cos um uh erm er hmm".split())
+_HOLD_UNLESS_STOPPED = frozenset("the a an to of for with your my our that which who when while if then just also plus like".split())
 
 
 def turn_cue(text: str) -> str | None:
     """What the words of the phrase before a pause say about the turn: "yield" when it ends in a question (an
-    agent who asks something hands the turn over), "hold" when it trails off on a conjunction, an article or a
-    filler, or on a comma or dash (they are still thinking), None when the words do not say."""
+    agent who asks something hands the turn over), "hold" when it trails off on a conjunction or a filler, on an
+    article or a preposition with no full stop, or on a dash or an ellipsis (they are still thinking), None when the
+    words do not say. A trailing comma says nothing: whisper puts one after many finished phrases ("…goodbye,")."""
     t = text.strip().strip('"\'')
     if not t:
         return None
     if t.endswith("?"):
         return "yield"
-    if t.endswith((",", "-", "–", "—", "...", "…")):
+    if t.endswith(("-", "–", "—", "...", "…")):
         return "hold"
     last = re.findall(r"[a-z']+", t.lower())
-    return "hold" if last and last[-1] in _HOLD_WORDS else None
+    if not last:
+        return None
+    if last[-1] in _HOLD_WORDS or (last[-1] in _HOLD_UNLESS_STOPPED and not t.endswith((".", "!"))):
+        return "hold"
+    return None
 
 
 class EndOfTurn:
@@ -219,7 +225,7 @@ class EndOfTurn:
     held for `hold_ms`, so a trainee who stops to think is not cut off."""
 
     def __init__(self, *, silence_ms: int = 500, threshold: float = 0.5, window_s: float = 3.0, min_speech_ms: int = 60,
-                 pause_ms: int = 200, question_ms: int = 300, hold_ms: int = 1200, spans=speech_spans):
+                 pause_ms: int = 200, question_ms: int = 400, hold_ms: int = 1200, spans=speech_spans):
         self.silence_s = silence_ms / 1000
         self.pause_s = pause_ms / 1000
         self.question_s = min(question_ms, silence_ms) / 1000

@@ -69,6 +69,8 @@ def main() -> int:
     ap.add_argument("--pause-ms", type=int, default=200)
     ap.add_argument("--question-ms", type=int, default=VoiceConfig.question_ms)
     ap.add_argument("--hold-ms", type=int, default=VoiceConfig.hold_ms)
+    ap.add_argument("--ab", action="store_true", help="play each call twice, without and with speculative prefill, and compare")
+    ap.add_argument("--repeat", type=int, default=1, help="play each scripted call this many times")
     ap.add_argument("--no-cues", action="store_true", help="end-of-turn by silence only (the words of the phrase do not change it)")
     ap.add_argument("--no-phrases", action="store_true", help="transcribe the whole turn after it ends (no phrase-by-phrase STT)")
     ap.add_argument("--speculative", action="store_true",
@@ -91,77 +93,78 @@ def main() -> int:
     speech_load = time.perf_counter() - t1
 
     rows = []
-    for persona, script in SCRIPTS:
-        session = vp.start_call("Bench Trainee", persona)
-        session.warm_after_reply = not args.no_warm
-        if not args.no_prefill:
-            vp.prefill(session.id, wait=True)            # what the app does while the trainee reads the brief
-        loop = vp.loop()
-        for step, line in script[: args.turns]:
-            if session.ended:
-                break
-            session.warmed()   # the trainee listens to the reply and speaks for seconds; the background prefill needs a fraction
-            audio, speech_end = trainee_audio(tts, line)
-            # Real time, simulated: chunk k arrives at (k+1)·0.1 s. Phrase transcriptions start when a pause is seen
-            # (or when the previous one finishes) and take their measured compute time; nothing else runs meanwhile.
-            eot = EndOfTurn(silence_ms=args.silence_ms, pause_ms=args.pause_ms, question_ms=args.question_ms, hold_ms=args.hold_ms)
-            phrases = PhraseTranscriber(stt) if not args.no_phrases else None
-            # Real time, simulated: chunk k arrives at (k+1)·CHUNK. As in the app, one handler takes the chunks in order,
-            # each when it has arrived and the handler has finished the previous one (VAD, and at a pause the phrase's
-            # transcription); `clock` is when the handler is free. Nothing else runs meanwhile.
-            # With --speculative, the reply's prompt up to what was said so far is read into the model's cache in the
-            # background after each phrase (as HandsFree does); the CPU is taken to be busy with it until `bg_free`, so
-            # the next phrase's transcription, and the reply itself, wait for it.
-            clock, bg_free, fired = 0.0, 0.0, None
-            for i in range(0, len(audio), CHUNK):
-                clock = max(clock, (i + CHUNK) / STT_RATE)
-                t_f = time.perf_counter()
-                fired = eot.feed(audio[i:i + CHUNK])
-                clock += time.perf_counter() - t_f
-                if fired:
+    variants = [False, True] if args.ab else [args.speculative]
+    for persona, script in [sc for sc in SCRIPTS for _ in range(args.repeat)]:
+        for spec in variants:        # with --ab the same call is played without, then with, speculative prefill
+            session = vp.start_call("Bench Trainee", persona)
+            session.warm_after_reply = not args.no_warm
+            if not args.no_prefill:
+                vp.prefill(session.id, wait=True)            # what the app does while the trainee reads the brief
+            loop = vp.loop()
+            for step, line in script[: args.turns]:
+                if session.ended:
                     break
-                if phrases is not None and eot.new_pause is not None:
-                    clock = max(clock, bg_free)
+                session.warmed()   # the trainee listens to the reply and speaks for seconds; the background prefill needs a fraction
+                audio, speech_end = trainee_audio(tts, line)
+                # Real time, simulated (see below). Phrase transcriptions start when a pause is seen
+                # (or when the previous one finishes) and take their measured compute time; nothing else runs meanwhile.
+                eot = EndOfTurn(silence_ms=args.silence_ms, pause_ms=args.pause_ms, question_ms=args.question_ms, hold_ms=args.hold_ms)
+                phrases = PhraseTranscriber(stt) if not args.no_phrases else None
+                # Real time, simulated: chunk k arrives at (k+1)·CHUNK. As in the app, one handler takes the chunks in order,
+                # each when it has arrived and the handler has finished the previous one (VAD, and at a pause the phrase's
+                # transcription); `clock` is when the handler is free. Nothing else runs meanwhile.
+                # With --speculative, the reply's prompt up to what was said so far is read into the model's cache in the
+                # background after each phrase (as HandsFree does); the CPU is taken to be busy with it until `bg_free`, so
+                # the next phrase's transcription, and the reply itself, wait for it.
+                clock, bg_free, fired = 0.0, 0.0, None
+                for i in range(0, len(audio), CHUNK):
+                    clock = max(clock, (i + CHUNK) / STT_RATE)
+                    t_f = time.perf_counter()
+                    fired = eot.feed(audio[i:i + CHUNK])
+                    clock += time.perf_counter() - t_f
+                    if fired:
+                        break
+                    if phrases is not None and eot.new_pause is not None:
+                        clock = max(clock, bg_free)
+                        before = phrases.seconds
+                        ran = phrases.pause(audio, eot.new_pause)
+                        clock += phrases.seconds - before
+                        cue = eot.heard(phrases.last_text) if ran and not args.no_cues else None
+                        if ran and spec and cue != "hold":      # as HandsFree: not while they trail off
+                            t_p = time.perf_counter()
+                            session.warm(agent_text=" ".join(phrases.texts), wait=True)
+                            bg_free = clock + time.perf_counter() - t_p
+                if fired is None:
+                    print(f"  {persona} {step}: end of turn never detected", file=sys.stderr)
+                    continue
+                eot_s = max(0.0, clock - speech_end)           # the end of the turn is known when the handler has decided it
+                bg_wait = max(0.0, bg_free - clock)            # a speculative prefill still running: the reply starts after it
+                if phrases is not None:
                     before = phrases.seconds
-                    ran = phrases.pause(audio, eot.new_pause)
-                    clock += phrases.seconds - before
-                    if ran and not args.no_cues:
-                        eot.heard(phrases.last_text)
-                    if ran and args.speculative:
-                        t_p = time.perf_counter()
-                        session.warm(agent_text=" ".join(phrases.texts), wait=True)
-                        bg_free = clock + time.perf_counter() - t_p
-            if fired is None:
-                print(f"  {persona} {step}: end of turn never detected", file=sys.stderr)
-                continue
-            eot_s = max(0.0, clock - speech_end)           # the end of the turn is known when the handler has decided it
-            bg_wait = max(0.0, bg_free - clock)            # a speculative prefill still running: the reply starts after it
-            if phrases is not None:
-                before = phrases.seconds
-                heard_t = phrases.finish(fired.audio)
-                stt_wait = phrases.seconds - before
-                events = list(loop.turn(session.id, fired.audio, eot_s=eot_s, clock0=time.time(), transcript=heard_t,
-                                        stt_wait_s=stt_wait + bg_wait))
-            else:
-                events = list(loop.turn(session.id, fired.audio, eot_s=eot_s, clock0=time.time()))
-            final = events[-1]
-            if final.kind != "customer_text":
-                print(f"  {persona} {step}: {final.text}", file=sys.stderr)
-                continue
-            heard = next(e.text for e in events if e.kind == "agent_text")
-            t = final.timings
-            row = {"persona": persona, "step": step, "said": line, "heard": heard, "reply": final.text, "cue": fired.cue, "bg_wait_s": round(bg_wait, 3),
-                   "chunks": sum(e.kind == "customer_audio" for e in events), **{k: t[k] for k in
-                   ("eot_s", "stt_s", "llm_first_token_s", "first_chunk_s", "tts_first_s", "voice_to_voice_s")},
-                   "llm_prompt_tokens": backend.last_stats.prompt_tokens, "llm_reused_tokens": backend.last_stats.reused_tokens}
-            rows.append(row)
-            print(f"  {persona[:12]:12} {step:14} v2v {row['voice_to_voice_s']:.2f}s = eot {row['eot_s']:.2f} + stt {row['stt_s']:.2f} "
-                  f"+ llm→chunk {row['first_chunk_s']:.2f} (1st tok {row['llm_first_token_s']:.2f}) + tts {row['tts_first_s']:.2f}"
-                  f"   heard: {heard[:50]!r}")
-        app.end_call(session.id)
+                    heard_t = phrases.finish(fired.audio)
+                    stt_wait = phrases.seconds - before
+                    events = list(loop.turn(session.id, fired.audio, eot_s=eot_s, clock0=time.time(), transcript=heard_t,
+                                            stt_wait_s=stt_wait + bg_wait))
+                else:
+                    events = list(loop.turn(session.id, fired.audio, eot_s=eot_s, clock0=time.time()))
+                final = events[-1]
+                if final.kind != "customer_text":
+                    print(f"  {persona} {step}: {final.text}", file=sys.stderr)
+                    continue
+                heard = next(e.text for e in events if e.kind == "agent_text")
+                t = final.timings
+                row = {"persona": persona, "step": step, "said": line, "heard": heard, "reply": final.text, "cue": fired.cue, "speculative": spec, "bg_wait_s": round(bg_wait, 3),
+                       "chunks": sum(e.kind == "customer_audio" for e in events), **{k: t[k] for k in
+                       ("eot_s", "stt_s", "llm_first_token_s", "first_chunk_s", "tts_first_s", "voice_to_voice_s")},
+                       "llm_prompt_tokens": backend.last_stats.prompt_tokens, "llm_reused_tokens": backend.last_stats.reused_tokens}
+                rows.append(row)
+                print(f"  {persona[:12]:12} {step:14} v2v {row['voice_to_voice_s']:.2f}s = eot {row['eot_s']:.2f} + stt {row['stt_s']:.2f} "
+                      f"+ llm→chunk {row['first_chunk_s']:.2f} (1st tok {row['llm_first_token_s']:.2f}) + tts {row['tts_first_s']:.2f}"
+                      f"   heard: {heard[:50]!r}")
+            app.end_call(session.id)
 
-    def stat(key):
-        xs = [r[key] for r in rows if r[key] is not None]
+    def stat(key, subset=None):
+        xs = [r[key] for r in (rows if subset is None else subset) if r[key] is not None]
         return {"p50": round(median(xs), 3), "p95": round(pct(xs, 0.95), 3), "max": round(max(xs), 3) if xs else None}
     v2v = stat("voice_to_voice_s")
     rate_end = prompt_eval_rate(backend)
@@ -184,6 +187,13 @@ def main() -> int:
         "stt_wer": round(sum(_edits(r["said"], r["heard"]) for r in rows) / max(1, sum(len(_words(r["said"])) for r in rows)), 3),
         "rows": rows,
     }
+    if args.ab:
+        summary["ab"] = {}
+        for spec in variants:
+            sub = [r for r in rows if r["speculative"] == spec]
+            summary["ab"]["speculative" if spec else "base"] = {
+                "turns": len(sub), "voice_to_voice_s": stat("voice_to_voice_s", sub),
+                "stages_p50_s": {k: stat(k, sub)["p50"] for k in ("eot_s", "stt_s", "llm_first_token_s", "first_chunk_s", "tts_first_s")}}
     out = RESULTS / "bench_voice.json"
     RESULTS.mkdir(exist_ok=True)
     data = json.loads(out.read_text()) if out.is_file() else {}
@@ -197,6 +207,9 @@ def main() -> int:
           f"STT exact on {summary['stt_exact_words']}/{len(rows)} lines, WER {summary['stt_wer']:.1%}; load avg {load_avg()}")
     print(f"  machine: prompt evaluation {rate_start:.0f} tok/s at the start, {rate_end:.0f} at the end (a quiet machine: about 160)")
     print(f"  end of turn by word cue: {summary['cues']}; turns cut short (heard < 70 % of the words said): {summary['cut_short']}")
+    for name, ab in summary.get("ab", {}).items():
+        print(f"  A/B {name:12} over {ab['turns']} turns: v2v p50 {ab['voice_to_voice_s']['p50']:.2f}s p95 {ab['voice_to_voice_s']['p95']:.2f}s; "
+              + ", ".join(f"{k} {v:.2f}" for k, v in ab["stages_p50_s"].items()))
     print(f"wrote {out} [{args.label}]")
     return 0
 

@@ -447,15 +447,17 @@ def test_channel_segments_are_recut_at_pauses_and_words_in_silence_dropped():
 
 
 def test_prefills_are_prefixes_of_the_real_prompts(store, catalog, dana):
-    """The header at call start, what was said up to a pause, and the call so far after each reply are all read into
-    the cache ahead; each must be a prefix of the prompt the next reply is generated from, or it would be wasted."""
+    """The header at call start, what was said up to a pause (with the direction it would get), and the call so far
+    after each reply are all read into the cache ahead; each must be a prefix of the prompt the next reply is
+    generated from, or it would be wasted."""
     llm = FakeLLM(responder=in_character_responder(dana), name="local:fake", supports_prefill=True)
     app = Frontline(store=store, catalog=catalog, customer_backend=llm, sleep=lambda s: None)
     vp = VoicePractice(app, stt=FakeSTT(["Hello, Brightwave, Sam speaking.", "Could I take your account number?"]),
                        tts=FakeTTS(), vad=no_spans)
     session = vp.start_call("Sam", "double-billed-dana")           # prefills the header in the background
     session.warmed(5)
-    assert vp.prefill(session.id, agent_text="Hello, Brightwave,", wait=True)
+    assert vp.prefill(session.id, agent_text="Hello, Brightwave, Sam speaking.", wait=True)   # the words up to the last pause
+    assert session.director.state.turn == 0                      # worked out on a copy of the director
     list(vp.turn(session.id, *mic()))
     session.warmed(5)                                            # after the reply: the call so far
     list(vp.turn(session.id, *mic()))
@@ -463,7 +465,7 @@ def test_prefills_are_prefixes_of_the_real_prompts(store, catalog, dana):
     header, partial, after_reply_1, after_reply_2 = llm.prefills
     first, second = [c["prompt"] for c in llm.calls]
     assert header.endswith("TRANSCRIPT\n") and first.startswith(header)
-    assert partial.endswith("AGENT: Hello, Brightwave,\n") and first.startswith(partial[:-2])
+    assert partial == first                                      # the same words: the same direction, the whole prompt ready
     cust1 = session.transcript[1].text
     assert after_reply_1.endswith(f"DANA: {cust1}\n") and second.startswith(after_reply_1)
     assert after_reply_2.endswith(f"DANA: {session.transcript[3].text}\n")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import atexit
+import copy
 import json
 import logging
 import threading
@@ -147,15 +148,20 @@ class CallSession:
                      end_reason=direction.end_reason, regenerated=result.attempts - 1, used_fallback=result.used_fallback)
 
     def warm(self, *, agent_text: str | None = None, wait: bool = False) -> bool:
-        """Evaluate what is already known of the customer's next prompt (the header, the call so far and, if given,
-        what the trainee has said so far) into the local model's cache, so the next reply only evaluates the agent's
-        new words and the direction. In a background thread unless `wait`; only for an in-process model with
-        transcript prompts (remote servers keep their own caches). Returns whether it ran."""
+        """Evaluate what is already known of the customer's next prompt into the local model's cache, so the next
+        reply only evaluates what is new: the header and the call so far and, given `agent_text` (what the trainee
+        has said up to a pause), their words and the direction the director would give if the turn ended there
+        (worked out on a copy of the director, so nothing changes). In a background thread unless `wait`; only for
+        an in-process model with transcript prompts (remote servers keep their own caches). Returns whether it ran."""
         prefill = getattr(self.actor.backend, "prefill", None)
         if not getattr(self.actor.backend, "supports_prefill", False) or prefill is None or self.actor.style != "completion" or self.ended:
             return False
-        turns = list(self.transcript) + ([Turn("agent", sanitize_agent_text(agent_text))] if agent_text else [])
-        prompt = self.actor.known_prompt(turns)
+        if agent_text and self.pending is None:
+            text = sanitize_agent_text(agent_text)
+            _moves, direction = copy.deepcopy(self.director).step(text)
+            prompt = self.actor.completion_prompt(self.transcript + [Turn("agent", text)], direction)
+        else:
+            prompt = self.actor.known_prompt(self.transcript)
 
         def run() -> None:
             try:

@@ -253,8 +253,8 @@ class HandsFree:
         fired = self.eot.feed(to_stt(sample_rate, data))
         if fired is None:
             if self.eot.new_pause is not None and self.phrases.pause(np.concatenate(self.eot.chunks), self.eot.new_pause):
-                self.eot.heard(self.phrases.last_text)        # a question ends the turn sooner; "and, um…" holds it
-                if self.vp.config.speculative_prefill:
+                cue = self.eot.heard(self.phrases.last_text)  # a question ends the turn sooner; "and, um…" holds it
+                if self.vp.config.speculative_prefill and cue != "hold":
                     self.vp.prefill(self.call_id, agent_text=" ".join(self.phrases.texts))    # a head start for the reply
             return None
         t0 = time.perf_counter()

@@ -382,7 +382,7 @@ def test_turn_cue_reads_the_words_before_a_pause():
 def _pause_then_silence(cue_text, *, silence_ms=500):
     """Speech 0.5–2.0 s, then silence; at the first pause the phrase's words are `cue_text`. Returns the turn end."""
     from trainer.voice.stt import EndOfTurn
-    eot = EndOfTurn(silence_ms=silence_ms, window_s=100, spans=lambda audio, **kw: [(0.5, 2.0)] if len(audio) / STT_RATE > 0.5 else [])
+    eot = EndOfTurn(silence_ms=silence_ms, question_ms=300, window_s=100, spans=lambda audio, **kw: [(0.5, 2.0)] if len(audio) / STT_RATE > 0.5 else [])
     chunk = np.zeros(STT_RATE // 10, dtype=np.float32)
     for _ in range(60):
         fired = eot.feed(chunk)
@@ -398,14 +398,14 @@ def test_a_question_ends_the_turn_sooner_and_a_trailing_and_holds_it():
     question = _pause_then_silence("Could I take your account number, please?")
     held = _pause_then_silence("So I've checked the account and")
     assert plain.detected_at == pytest.approx(2.5) and plain.cue is None
-    assert question.detected_at == pytest.approx(2.4) and question.cue == "question"
+    assert question.detected_at == pytest.approx(2.3) and question.cue == "question"
     assert held.detected_at == pytest.approx(3.2) and held.cue == "hold"
 
 
 def test_a_cue_is_forgotten_when_the_trainee_speaks_again():
     from trainer.voice.stt import EndOfTurn
     state = {"spans": [(0.5, 2.0)]}
-    eot = EndOfTurn(silence_ms=500, window_s=100, spans=lambda audio, **kw: list(state["spans"]))
+    eot = EndOfTurn(silence_ms=500, question_ms=300, window_s=100, spans=lambda audio, **kw: list(state["spans"]))
     chunk = np.zeros(STT_RATE // 10, dtype=np.float32)
     fired = None
     for i in range(60):

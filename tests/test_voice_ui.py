@@ -73,7 +73,7 @@ def test_hands_free_turn_ends_by_voice_activity(app):
         loud = np.nonzero(np.abs(audio) > 0.05)[0]
         return [(loud[0] / STT_RATE, (loud[-1] + 1) / STT_RATE)] if len(loud) else []
     stt = FakeSTT(["Hello, Brightwave, Sam speaking.", "How can I help?"])   # two phrases: cut at the pause
-    vp = VoicePractice(app, stt=stt, tts=FakeTTS(), end_of_turn=lambda: EndOfTurn(silence_ms=500, window_s=100, spans=spans))
+    vp = VoicePractice(app, stt=stt, tts=FakeTTS(), end_of_turn=lambda: EndOfTurn(silence_ms=500, question_ms=400, window_s=100, spans=spans))
     cid, hist, _ = vh.start(vp, "Sam", "double-billed-dana")
     rate = 48000
     speech = (0.3 * np.sin(np.arange(rate) * 0.05) * 32767).astype(np.int16)       # 1 s "speech"

@@ -156,12 +156,16 @@ class CallSession:
         prefill = getattr(self.actor.backend, "prefill", None)
         if not getattr(self.actor.backend, "supports_prefill", False) or prefill is None or self.actor.style != "completion" or self.ended:
             return False
-        if agent_text and self.pending is None:
-            text = sanitize_agent_text(agent_text)
-            _moves, direction = copy.deepcopy(self.director).step(text)
-            prompt = self.actor.completion_prompt(self.transcript + [Turn("agent", text)], direction)
-        else:
-            prompt = self.actor.known_prompt(self.transcript)
+        try:
+            if agent_text and self.pending is None:
+                text = sanitize_agent_text(agent_text)
+                _moves, direction = copy.deepcopy(self.director).step(text)
+                prompt = self.actor.completion_prompt(list(self.transcript) + [Turn("agent", text)], direction)
+            else:
+                prompt = self.actor.known_prompt(list(self.transcript))
+        except Exception as exc:  # noqa: BLE001 - e.g. a reply being stored meanwhile: skip this head start
+            log.warning("no prefill this time: %s", exc)
+            return False
 
         def run() -> None:
             try:

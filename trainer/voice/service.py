@@ -30,11 +30,11 @@ class VoiceConfig:
 
     whisper_model: str = "tiny.en"       # FRONTLINE_WHISPER_MODEL: tiny.en (embedded) or a CTranslate2 folder
     vad_silence_ms: int = 500            # FRONTLINE_VAD_SILENCE_MS: silence that ends the trainee's turn (hands-free)
-    question_ms: int = 400               # FRONTLINE_VAD_QUESTION_MS: ... after a phrase that ends in a question
+    question_ms: int = 450               # FRONTLINE_VAD_QUESTION_MS: ... after a phrase that ends in a question
     hold_ms: int = 1200                  # FRONTLINE_VAD_HOLD_MS: ... after a phrase that trails off ("and", "um,")
     keep_audio: bool = True              # FRONTLINE_KEEP_AUDIO: keep call audio for replay (0 to switch off)
     split_first_clause: bool = True      # FRONTLINE_VOICE_FIRST_CLAUSE: voice the first clause before the sentence ends
-    speculative_prefill: bool = False    # FRONTLINE_VOICE_SPECULATIVE: evaluate the reply prompt at the trainee's pauses
+    speculative_prefill: bool = True     # FRONTLINE_VOICE_SPECULATIVE: evaluate the reply prompt at the trainee's pauses
 
     @classmethod
     def from_env(cls, env=None) -> "VoiceConfig":

@@ -225,7 +225,7 @@ class EndOfTurn:
     held for `hold_ms`, so a trainee who stops to think is not cut off."""
 
     def __init__(self, *, silence_ms: int = 500, threshold: float = 0.5, window_s: float = 3.0, min_speech_ms: int = 60,
-                 pause_ms: int = 200, question_ms: int = 400, hold_ms: int = 1200, spans=speech_spans):
+                 pause_ms: int = 200, question_ms: int = 450, hold_ms: int = 1200, spans=speech_spans):
         self.silence_s = silence_ms / 1000
         self.pause_s = pause_ms / 1000
         self.question_s = min(question_ms, silence_ms) / 1000

@@ -5,14 +5,17 @@ first speakable chunk, first TTS audio).
 The trainee's speech is synthesised by piper itself (faster, flatter settings than the customer's voice)
 so the run is reproducible; it is streamed in 100 ms chunks through the end-of-turn detector (VAD), then
 the audio up to the detection goes through the real voice turn loop on the embedded 1.5B customer model.
-As in the app's hands-free mode, each phrase is transcribed at its pause (and with --speculative the reply's
-prompt up to what was said so far is evaluated then); these run on a simulated real-time clock, one job at a
-time, and whatever of them is unfinished when the end of the turn is detected counts as waiting.
+As in the app's hands-free mode, each phrase is transcribed at its pause, its words may shorten or lengthen the
+silence that ends the turn, and the reply's prompt up to what was said so far (with the direction it would get) is
+evaluated in the background. The app's one chunk handler is simulated on a real-time clock: whatever work is still
+running when the end of the turn is detected counts as waiting. --ab plays every call without, then with, that
+speculative prefill, so the two are compared under the same machine load.
 Scripted calls: double-billed-dana, then late-fee-lucas (the agent lines of bench_call.py).
 
     .venv/bin/python bench/bench_voice.py [--label NAME] [--silence-ms 500] [--no-first-clause] [--beam 1]
-                                          [--whisper tiny.en|DIR] [--no-prefill] [--no-phrases] [--speculative] [--turns 10]
-                                          [--no-cues] [--question-ms 300] [--hold-ms 1200]
+                                          [--whisper tiny.en|DIR] [--no-prefill] [--no-phrases] [--no-speculative] [--turns 10]
+                                          [--no-cues] [--question-ms 450] [--hold-ms 1200] [--no-warm] [--short-window]
+                                          [--ab] [--repeat N]
 """
 from __future__ import annotations
 
@@ -69,12 +72,13 @@ def main() -> int:
     ap.add_argument("--pause-ms", type=int, default=200)
     ap.add_argument("--question-ms", type=int, default=VoiceConfig.question_ms)
     ap.add_argument("--hold-ms", type=int, default=VoiceConfig.hold_ms)
+    ap.add_argument("--short-window", action="store_true", help="whisper encodes only the phrase, not a 30 s window (FRONTLINE_WHISPER_SHORT_WINDOW)")
     ap.add_argument("--ab", action="store_true", help="play each call twice, without and with speculative prefill, and compare")
     ap.add_argument("--repeat", type=int, default=1, help="play each scripted call this many times")
     ap.add_argument("--no-cues", action="store_true", help="end-of-turn by silence only (the words of the phrase do not change it)")
     ap.add_argument("--no-phrases", action="store_true", help="transcribe the whole turn after it ends (no phrase-by-phrase STT)")
-    ap.add_argument("--speculative", action="store_true",
-                    help="also evaluate the reply's prompt at the trainee's pauses (speculative prefill; off by default)")
+    ap.add_argument("--no-speculative", action="store_true",
+                    help="do not evaluate the reply's prompt at the trainee's pauses (the app's default does: FRONTLINE_VOICE_SPECULATIVE)")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -83,7 +87,7 @@ def main() -> int:
     backend.load()
     llm_load = time.perf_counter() - t0
     rate_start = prompt_eval_rate(backend)
-    stt = WhisperSTT(args.whisper, beam_size=args.beam, compute_type=args.compute_type)
+    stt = WhisperSTT(args.whisper, beam_size=args.beam, compute_type=args.compute_type, short_window=args.short_window)
     tts = PiperTTS()
     cfg = VoiceConfig(whisper_model=args.whisper, vad_silence_ms=args.silence_ms, keep_audio=False,
                       split_first_clause=not args.no_first_clause)
@@ -93,7 +97,7 @@ def main() -> int:
     speech_load = time.perf_counter() - t1
 
     rows = []
-    variants = [False, True] if args.ab else [args.speculative]
+    variants = [False, True] if args.ab else [VoiceConfig.speculative_prefill and not args.no_speculative]
     for persona, script in [sc for sc in SCRIPTS for _ in range(args.repeat)]:
         for spec in variants:        # with --ab the same call is played without, then with, speculative prefill
             session = vp.start_call("Bench Trainee", persona)
@@ -176,7 +180,7 @@ def main() -> int:
                      "first_clause": not args.no_first_clause, "prefill": not args.no_prefill, "warm_after_reply": not args.no_warm,
                      "phrase_stt": not args.no_phrases, "pause_ms": args.pause_ms,
                      "word_cues": not args.no_cues, "question_ms": args.question_ms, "hold_ms": args.hold_ms, "chunk_s": CHUNK / STT_RATE,
-                     "speculative_prefill": bool(args.speculative and not args.no_phrases)},
+                     "speculative_prefill": "A/B" if args.ab else bool(variants[0] and not args.no_phrases), "whisper_short_window": args.short_window},
         "turns": len(rows), "voice_to_voice_s": v2v,
         "stages_s": {k: stat(k) for k in ("eot_s", "stt_s", "llm_first_token_s", "first_chunk_s", "tts_first_s")},
         "target": {"p50": TARGET_P50, "p95": TARGET_P95, "met": bool(v2v["p50"] <= TARGET_P50 and v2v["p95"] <= TARGET_P95)},
@@ -184,6 +188,7 @@ def main() -> int:
         "peak_rss_mib": round(peak_rss_mib()), "stt_exact_words": sum(_norm(r["said"]) == _norm(r["heard"]) for r in rows),
         "cues": {c: sum(r["cue"] == c for r in rows) for c in ("question", "hold")},
         "cut_short": sum(len(_words(r["heard"])) < 0.7 * len(_words(r["said"])) for r in rows),
+        "stt_full_window_retries": stt.full_window_retries,
         "stt_wer": round(sum(_edits(r["said"], r["heard"]) for r in rows) / max(1, sum(len(_words(r["said"])) for r in rows)), 3),
         "rows": rows,
     }

@@ -74,6 +74,22 @@ def test_end_of_turn_on_real_speech_waits_for_the_whole_turn(tts, stt):
     assert len(set(words(heard)) & set(words("so just to confirm you've been charged twice this month"))) >= 8, heard
 
 
+def test_short_window_transcription_on_real_speech(tts):
+    """FRONTLINE_WHISPER_SHORT_WINDOW: only the clip is encoded; the loop a short window falls into is cut."""
+    short = WhisperSTT(short_window=True)
+    for line in ("Could I take your account number, please?", "Is there anything else I can help you with today?"):
+        heard = short.transcribe(np.concatenate([np.zeros(1600, np.float32), speak16(tts, line, VoiceSettings(speed=1.15))]))
+        assert "".join(words(heard.text)) == "".join(words(line)), heard.text
+
+
+def test_whisper_loops_and_stutters_are_recognised():
+    from trainer.voice.stt import Segment, _cut_loop, _stutters
+    looped = [Segment(0, 1, "Could I take your account number? Could I take your account number? Could I")]
+    assert [x.text for x in _cut_loop(looped)] == ["Could I take your account number?"]
+    assert _cut_loop([Segment(0, 1, "Thanks for calling, my name is Sam.")])[0].text == "Thanks for calling, my name is Sam."
+    assert _stutters("Good morning. Good morning. Good Good morning.") and not _stutters("Thanks for calling, my name is Sam.")
+
+
 def _timeline(tts, turns, gap=0.7):
     """(speaker, text) turns → stereo float32 at 16 kHz, agent left, customer right."""
     pieces, t = [], 0.3

@@ -35,6 +35,7 @@ class VoiceConfig:
     keep_audio: bool = True              # FRONTLINE_KEEP_AUDIO: keep call audio for replay (0 to switch off)
     split_first_clause: bool = True      # FRONTLINE_VOICE_FIRST_CLAUSE: voice the first clause before the sentence ends
     speculative_prefill: bool = True     # FRONTLINE_VOICE_SPECULATIVE: evaluate the reply prompt at the trainee's pauses
+    whisper_short_window: bool = False   # FRONTLINE_WHISPER_SHORT_WINDOW: faster phrase transcription, more words lost
 
     @classmethod
     def from_env(cls, env=None) -> "VoiceConfig":
@@ -59,7 +60,8 @@ class VoiceConfig:
                    hold_ms=ms("FRONTLINE_VAD_HOLD_MS", d.hold_ms, 100, 10000),
                    keep_audio=flag("FRONTLINE_KEEP_AUDIO", d.keep_audio),
                    split_first_clause=flag("FRONTLINE_VOICE_FIRST_CLAUSE", d.split_first_clause),
-                   speculative_prefill=flag("FRONTLINE_VOICE_SPECULATIVE", d.speculative_prefill))
+                   speculative_prefill=flag("FRONTLINE_VOICE_SPECULATIVE", d.speculative_prefill),
+                   whisper_short_window=flag("FRONTLINE_WHISPER_SHORT_WINDOW", d.whisper_short_window))
 
 
 class VoicePractice:
@@ -80,7 +82,7 @@ class VoicePractice:
     @property
     def stt(self) -> SpeechToText:
         if self._stt is None:
-            self._stt = WhisperSTT(self.config.whisper_model)
+            self._stt = WhisperSTT(self.config.whisper_model, short_window=self.config.whisper_short_window)
         return self._stt
 
     @property

@@ -14,7 +14,7 @@ Scripted calls: double-billed-dana, then late-fee-lucas (the agent lines of benc
 
     .venv/bin/python bench/bench_voice.py [--label NAME] [--silence-ms 500] [--no-first-clause] [--beam 1]
                                           [--whisper tiny.en|DIR] [--no-prefill] [--no-phrases] [--no-speculative] [--turns 10]
-                                          [--no-cues] [--question-ms 450] [--hold-ms 1200] [--no-warm] [--short-window]
+                                          [--no-cues] [--question-ms 450] [--hold-ms 1200] [--no-warm] [--full-window]
                                           [--ab] [--repeat N]
 """
 from __future__ import annotations
@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 from bench_call import SCRIPTS  # noqa: E402
 from trainer.service import Frontline  # noqa: E402
 from trainer.voice.audio import STT_RATE, resample  # noqa: E402
+from trainer.voice.loop import wait_for_refined  # noqa: E402
 from trainer.voice.service import STREAM_EVERY_S, VoiceConfig, VoicePractice  # noqa: E402
 from trainer.voice.stt import EndOfTurn, PhraseTranscriber, WhisperSTT  # noqa: E402
 from trainer.voice.tts import PiperTTS, VoiceSettings  # noqa: E402
@@ -72,7 +73,7 @@ def main() -> int:
     ap.add_argument("--pause-ms", type=int, default=200)
     ap.add_argument("--question-ms", type=int, default=VoiceConfig.question_ms)
     ap.add_argument("--hold-ms", type=int, default=VoiceConfig.hold_ms)
-    ap.add_argument("--short-window", action="store_true", help="whisper encodes only the phrase, not a 30 s window (FRONTLINE_WHISPER_SHORT_WINDOW)")
+    ap.add_argument("--full-window", action="store_true", help="live phrases too are transcribed with whisper's full 30 s window")
     ap.add_argument("--ab", action="store_true", help="play each call twice, without and with speculative prefill, and compare")
     ap.add_argument("--repeat", type=int, default=1, help="play each scripted call this many times")
     ap.add_argument("--no-cues", action="store_true", help="end-of-turn by silence only (the words of the phrase do not change it)")
@@ -87,7 +88,7 @@ def main() -> int:
     backend.load()
     llm_load = time.perf_counter() - t0
     rate_start = prompt_eval_rate(backend)
-    stt = WhisperSTT(args.whisper, beam_size=args.beam, compute_type=args.compute_type, short_window=args.short_window)
+    stt = WhisperSTT(args.whisper, beam_size=args.beam, compute_type=args.compute_type, short_window=VoiceConfig.whisper_short_window and not args.full_window)
     tts = PiperTTS()
     cfg = VoiceConfig(whisper_model=args.whisper, vad_silence_ms=args.silence_ms, keep_audio=False,
                       split_first_clause=not args.no_first_clause)
@@ -108,6 +109,7 @@ def main() -> int:
             for step, line in script[: args.turns]:
                 if session.ended:
                     break
+                wait_for_refined(session.id)      # the full-window transcript of the last turn, made meanwhile
                 session.warmed()   # the trainee listens to the reply and speaks for seconds; the background prefill needs a fraction
                 audio, speech_end = trainee_audio(tts, line)
                 # Real time, simulated (see below). Phrase transcriptions start when a pause is seen
@@ -157,7 +159,7 @@ def main() -> int:
                     continue
                 heard = next(e.text for e in events if e.kind == "agent_text")
                 t = final.timings
-                row = {"persona": persona, "step": step, "said": line, "heard": heard, "reply": final.text, "cue": fired.cue, "speculative": spec, "bg_wait_s": round(bg_wait, 3),
+                row = {"persona": persona, "step": step, "said": line, "heard": heard, "reply": final.text, "cue": fired.cue, "speculative": spec, "call": session.id, "bg_wait_s": round(bg_wait, 3),
                        "chunks": sum(e.kind == "customer_audio" for e in events), **{k: t[k] for k in
                        ("eot_s", "stt_s", "llm_first_token_s", "first_chunk_s", "tts_first_s", "voice_to_voice_s")},
                        "llm_prompt_tokens": backend.last_stats.prompt_tokens, "llm_reused_tokens": backend.last_stats.reused_tokens}
@@ -165,6 +167,10 @@ def main() -> int:
                 print(f"  {persona[:12]:12} {step:14} v2v {row['voice_to_voice_s']:.2f}s = eot {row['eot_s']:.2f} + stt {row['stt_s']:.2f} "
                       f"+ llm→chunk {row['first_chunk_s']:.2f} (1st tok {row['llm_first_token_s']:.2f}) + tts {row['tts_first_s']:.2f}"
                       f"   heard: {heard[:50]!r}")
+            wait_for_refined(session.id)
+            stored = [t.text for t in app.store.turns(session.id) if t.speaker == "agent"]
+            for r, st in zip([r for r in rows if r.get("call") == session.id], stored):
+                r["stored"] = st              # the transcript kept for the grader (re-transcribed with the full window)
             app.end_call(session.id)
 
     def stat(key, subset=None):
@@ -180,7 +186,7 @@ def main() -> int:
                      "first_clause": not args.no_first_clause, "prefill": not args.no_prefill, "warm_after_reply": not args.no_warm,
                      "phrase_stt": not args.no_phrases, "pause_ms": args.pause_ms,
                      "word_cues": not args.no_cues, "question_ms": args.question_ms, "hold_ms": args.hold_ms, "chunk_s": CHUNK / STT_RATE,
-                     "speculative_prefill": "A/B" if args.ab else bool(variants[0] and not args.no_phrases), "whisper_short_window": args.short_window},
+                     "speculative_prefill": "A/B" if args.ab else bool(variants[0] and not args.no_phrases), "whisper_short_window": stt.short_window},
         "turns": len(rows), "voice_to_voice_s": v2v,
         "stages_s": {k: stat(k) for k in ("eot_s", "stt_s", "llm_first_token_s", "first_chunk_s", "tts_first_s")},
         "target": {"p50": TARGET_P50, "p95": TARGET_P95, "met": bool(v2v["p50"] <= TARGET_P50 and v2v["p95"] <= TARGET_P95)},
@@ -189,6 +195,7 @@ def main() -> int:
         "cues": {c: sum(r["cue"] == c for r in rows) for c in ("question", "hold")},
         "cut_short": sum(len(_words(r["heard"])) < 0.7 * len(_words(r["said"])) for r in rows),
         "stt_full_window_retries": stt.full_window_retries,
+        "stored_wer": round(sum(_edits(r["said"], r.get("stored", r["heard"])) for r in rows) / max(1, sum(len(_words(r["said"])) for r in rows)), 3),
         "stt_wer": round(sum(_edits(r["said"], r["heard"]) for r in rows) / max(1, sum(len(_words(r["said"])) for r in rows)), 3),
         "rows": rows,
     }
@@ -210,6 +217,7 @@ def main() -> int:
         print(f"  {k:18} p50 {s['p50']:.3f}  p95 {s['p95']:.3f}")
     print(f"  loads: llm {llm_load:.1f}s, whisper+piper+warm-up {speech_load:.1f}s; peak RSS {summary['peak_rss_mib']} MiB; "
           f"STT exact on {summary['stt_exact_words']}/{len(rows)} lines, WER {summary['stt_wer']:.1%}; load avg {load_avg()}")
+    print(f"  STT WER: live {summary['stt_wer']:.1%}, stored for grading {summary['stored_wer']:.1%}")
     print(f"  machine: prompt evaluation {rate_start:.0f} tok/s at the start, {rate_end:.0f} at the end (a quiet machine: about 160)")
     print(f"  end of turn by word cue: {summary['cues']}; turns cut short (heard < 70 % of the words said): {summary['cut_short']}")
     for name, ab in summary.get("ab", {}).items():

@@ -479,3 +479,32 @@ def test_persona_voice_settings_resolve_relative_paths(dana, tmp_path):
     s = VoiceSettings.for_persona(p, tmp_path)
     assert s.model_path == str(tmp_path / "voices" / "x.onnx") and s.speed == pytest.approx(1.1)
     assert VoiceSettings.for_persona(dana.model_copy(update={"voice": None})) == VoiceSettings()
+
+
+def test_live_short_window_transcript_is_replaced_by_a_full_window_one_for_grading(app):
+    """The live transcript comes from whisper's fast short-window pass; while the trainee listens, the turn is
+    transcribed again with the full window, and the stored text (what the grader reads) is the better one."""
+    from trainer.voice.stt import Transcript
+
+    class TwoPassSTT:
+        name, short_window = "two-pass", True
+
+        def __init__(self):
+            self.passes: list[bool] = []
+
+        def transcribe(self, audio, *, word_timestamps=False, full_window=False):
+            self.passes.append(full_window)
+            text = "Hello, Brightwave Telecom, Sam speaking." if full_window else "Hello, Bright with, Sam speaking."
+            return Transcript(text=text, segments=[], duration=len(audio) / STT_RATE)
+    stt = TwoPassSTT()
+    vp = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=no_spans)
+    session = vp.start_call("Sam", "double-billed-dana")
+    events = list(vp.turn(session.id, *mic()))
+    assert next(e.text for e in events if e.kind == "agent_text") == "Hello, Bright with, Sam speaking."   # heard live
+    vp.end_call(session.id)                                   # waits for the second pass before grading
+    agent = app.store.turns(session.id)[0]
+    import json
+    assert stt.passes == [False, True] and agent.text == "Hello, Brightwave Telecom, Sam speaking."
+    assert json.loads(agent.meta_json)["live_text"] == "Hello, Bright with, Sam speaking."
+    card = app.view(session.id).scorecard
+    assert card is not None and "Bright with" not in json.dumps(card.model_dump() if hasattr(card, "model_dump") else str(card))

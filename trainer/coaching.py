@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .actor import Turn
 from .director import CustomerState, mood_word
-from .grader.checks import CallContext, _step_hit
+from .grader.checks import CallContext, step_hit
 from .moves import AgentMoves
 from .persona import INFLAMING_TRIGGERS, Persona
 from .scenario import Scenario
@@ -45,7 +45,7 @@ def checklist(scenario: Scenario, turns: list[Turn], persona: Persona | None = N
     ctx = CallContext(turns=list(turns), persona=persona, scenario=scenario)
     out = []
     for step in scenario.call_script:
-        hit = _step_hit(ctx, step)
+        hit = step_hit(ctx, step)
         out.append(StepStatus(step.id, step.label, step.kind, step.required, hit is not None, None if hit is None else hit + 1))
     return out
 

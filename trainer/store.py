@@ -193,6 +193,19 @@ class Store:
             s.commit()                    # the new id is set at flush; nothing expires (expire_on_commit=False)
             return turn
 
+    def correct_turn_text(self, call_id: str, idx: int, text: str, *, note: dict | None = None) -> None:
+        """Replace a turn's text (a better transcription of what the trainee said), keeping the old one in its meta."""
+        with self.write_session() as s:
+            turn = s.exec(select(TurnRecord).where(TurnRecord.call_id == call_id, TurnRecord.idx == idx)).one_or_none()
+            if turn is None:
+                raise NotFound(f"call {call_id} has no turn {idx}")
+            meta = json.loads(turn.meta_json or "{}")
+            meta.setdefault("live_text", turn.text)
+            meta.update(note or {})
+            turn.text, turn.meta_json = text, json.dumps(meta, default=str)
+            s.add(turn)
+            s.commit()
+
     def turns(self, call_id: str) -> list[TurnRecord]:
         with self.session() as s:
             return list(s.exec(select(TurnRecord).where(TurnRecord.call_id == call_id).order_by(TurnRecord.idx)))

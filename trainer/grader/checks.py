@@ -245,7 +245,7 @@ def responsive(ctx: CallContext) -> CheckResult:
 
 
 # ------------------------------------------------------------------ script adherence
-def _step_hit(ctx: CallContext, step) -> int | None:
+def step_hit(ctx: CallContext, step) -> int | None:
     from ..scenario import ScriptStep  # noqa: F401
     move = {"acknowledge": "acknowledgement", "restate": "restating", "resolve": None, "offer": None}.get(step.kind, step.kind)
     cues = [c.lower() for c in step.cues]
@@ -277,7 +277,7 @@ def _steps(ctx: CallContext):
 @detector("script_steps")
 def script_steps(ctx: CallContext) -> CheckResult:
     steps = [s for s in _steps(ctx) if s.required]
-    hits = {s.id: _step_hit(ctx, s) for s in steps}
+    hits = {s.id: step_hit(ctx, s) for s in steps}
     covered = [s for s in steps if hits[s.id] is not None]
     share = len(covered) / max(1, len(steps))
     missing = [s.label for s in steps if hits[s.id] is None]
@@ -288,7 +288,7 @@ def script_steps(ctx: CallContext) -> CheckResult:
 
 @detector("script_order")
 def script_order(ctx: CallContext) -> CheckResult:
-    positions = [p for p in (_step_hit(ctx, s) for s in _steps(ctx)) if p is not None]
+    positions = [p for p in (step_hit(ctx, s) for s in _steps(ctx)) if p is not None]
     if len(positions) < 3:
         return CheckResult(0.0, note="too few steps to follow an order")
     # longest non-decreasing subsequence: how much of the script came in the intended order

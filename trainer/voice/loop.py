@@ -28,6 +28,14 @@ from .tts import TextToSpeech, VoiceSettings
 
 log = logging.getLogger(__name__)
 
+_refining: dict[str, list[threading.Thread]] = {}      # call id → background re-transcriptions still running
+
+
+def wait_for_refined(call_id: str, timeout: float = 30.0) -> None:
+    """Wait until the trainee's turns of a call have their full-window transcripts (before it is graded)."""
+    for t in _refining.pop(call_id, []):
+        t.join(timeout)
+
 # Problems the guard can judge on a fragment; the rest (a missing fact, a repeat) need the whole line.
 _FRAGMENT_SAFE_IGNORED = ("missing_fact", "repeats_itself", "empty")
 
@@ -277,6 +285,21 @@ class VoiceTurnLoop:
                              text=text, n_words=n_words, audio_path=agent_path,
                              timings={"fillers": fillers_in(text), "offset_in_clip_s": round(s0, 3)})
         self._record_customer(call_id, cust_idx, clips, rate, first_audio_wall, clock0, timings)
+        if getattr(self.stt, "short_window", False) and text:
+            # the live transcript came from the fast short-window pass; while the trainee listens to the reply, transcribe
+            # the turn again with the full window and keep that (more accurate) text for the transcript and the grader
+            t = threading.Thread(target=self._refine, args=(call_id, session.store, agent_idx, audio, text), daemon=True,
+                                 name=f"refine-{call_id[:8]}-{agent_idx}")
+            _refining.setdefault(call_id, []).append(t)
+            t.start()
+
+    def _refine(self, call_id, store, idx: int, audio: np.ndarray, live_text: str) -> None:
+        try:
+            better = self.stt.transcribe(audio, full_window=True).text.strip()
+            if better and _norm(better) != _norm(live_text):
+                store.correct_turn_text(call_id, idx, better, note={"transcribed_again": "full window"})
+        except Exception as exc:  # noqa: BLE001 - the live transcript stays; nothing is lost
+            log.warning("could not transcribe turn %s of %s again: %s", idx, call_id, exc)
 
     def _record_customer(self, call_id, cust_idx, clips, rate, first_audio_wall, clock0, timings) -> None:
         cust_path = None

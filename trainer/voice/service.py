@@ -14,7 +14,7 @@ import numpy as np
 from ..call import CallSession
 from ..grader import Scorecard
 from .audio import STT_RATE, to_stt, write_wav
-from .loop import VoiceEvent, VoiceTurnLoop
+from .loop import VoiceEvent, VoiceTurnLoop, wait_for_refined
 from .store import VoiceStore
 from .stt import EndOfTurn, PhraseTranscriber, SpeechToText, Transcript, WhisperSTT
 from .tts import PiperTTS, TextToSpeech
@@ -35,7 +35,7 @@ class VoiceConfig:
     keep_audio: bool = True              # FRONTLINE_KEEP_AUDIO: keep call audio for replay (0 to switch off)
     split_first_clause: bool = True      # FRONTLINE_VOICE_FIRST_CLAUSE: voice the first clause before the sentence ends
     speculative_prefill: bool = True     # FRONTLINE_VOICE_SPECULATIVE: evaluate the reply prompt at the trainee's pauses
-    whisper_short_window: bool = False   # FRONTLINE_WHISPER_SHORT_WINDOW: faster phrase transcription, more words lost
+    whisper_short_window: bool = True    # FRONTLINE_WHISPER_SHORT_WINDOW: fast live phrase STT; turns re-transcribed in full after
 
     @classmethod
     def from_env(cls, env=None) -> "VoiceConfig":
@@ -159,6 +159,7 @@ class VoicePractice:
                                     transcript=ready.transcript, stt_wait_s=ready.stt_wait_s)
 
     def end_call(self, call_id: str, *, actor=None) -> Scorecard:
+        wait_for_refined(call_id)          # grade the full-window transcripts of the trainee's turns
         card = self.app.end_call(call_id, actor)
         if self.config.keep_audio:
             try:

@@ -79,10 +79,10 @@ class WhisperSTT:
         self._lock = threading.Lock()
         self.load_s = 0.0
         # Whisper encodes a 30 s window however short the clip. With short_window (and no word timestamps) only the clip
-        # plus half a second (5 s at least) is encoded: phrases are transcribed 2-3x faster, voice-to-voice p50 drops by
-        # ~0.3 s, but words are lost more often (WER 12.0 % against 7.6 %, and once the company name in a greeting,
-        # which the grader checks), so it is off by default (docs/benchmarks.md). The loop such a pass sometimes falls
-        # into is cut (_cut_loop); a garbled or overlong result is transcribed again with the full window.
+        # plus half a second (5 s at least) is encoded: phrases are transcribed 2-3x faster, but words are lost more
+        # often (WER 12.0 % against 7.6 % in docs/benchmarks.md). The voice loop therefore uses it for the live
+        # transcript only and transcribes each turn again with the full window for the stored one (full_window=True).
+        # The loop such a pass sometimes falls into is cut (_cut_loop); a garbled or overlong result is redone in full.
         self.short_window = short_window
         self._short = False                 # a short-window pass is running (read by the encode wrapper in load)
         self.full_window_retries = 0
@@ -108,7 +108,8 @@ class WhisperSTT:
             log.info("loaded whisper %s in %.2fs", folder, self.load_s)
         return self._model
 
-    def transcribe(self, audio: np.ndarray, *, word_timestamps: bool = False) -> Transcript:
+    def transcribe(self, audio: np.ndarray, *, word_timestamps: bool = False, full_window: bool = False) -> Transcript:
+        """full_window: encode whisper's whole 30 s window even if this instance uses the short one."""
         audio = np.asarray(audio, dtype=np.float32)
         duration = len(audio) / STT_RATE
         if duration < 0.1:
@@ -116,7 +117,7 @@ class WhisperSTT:
         with self._lock:
             model = self.load()
             t0 = time.perf_counter()
-            short = self.short_window and not word_timestamps and duration <= 20
+            short = self.short_window and not word_timestamps and not full_window and duration <= 20
             out = self._run(model, audio, word_timestamps, short=short, max_new_tokens=int(8 * duration) + 12 if short else None)
             if short:
                 out = _cut_loop(out)

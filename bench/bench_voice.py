@@ -38,7 +38,7 @@ from trainer.service import Frontline  # noqa: E402
 from trainer.voice.audio import STT_RATE, resample  # noqa: E402
 from trainer.voice.loop import wait_for_refined  # noqa: E402
 from trainer.voice.service import STREAM_EVERY_S, VoiceConfig, VoicePractice  # noqa: E402
-from trainer.voice.stt import EndOfTurn, PhraseTranscriber, WhisperSTT  # noqa: E402
+from trainer.voice.stt import EndOfTurn, PhraseTranscriber, WhisperSTT, ends_sentence  # noqa: E402
 from trainer.voice.tts import PiperTTS, VoiceSettings  # noqa: E402
 
 TARGET_P50, TARGET_P95 = 1.5, 2.5
@@ -138,7 +138,7 @@ def main() -> int:
                         cue = eot.heard(phrases.last_text) if ran and not args.no_cues else None
                         if ran and spec and cue != "hold":      # as HandsFree: not while they trail off
                             t_p = time.perf_counter()
-                            session.warm(agent_text=" ".join(phrases.texts), wait=True)
+                            session.warm(agent_text=" ".join(phrases.texts), with_direction=ends_sentence(phrases.last_text), wait=True)
                             bg_free = clock + time.perf_counter() - t_p
                 if fired is None:
                     print(f"  {persona} {step}: end of turn never detected", file=sys.stderr)

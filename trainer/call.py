@@ -147,11 +147,12 @@ class CallSession:
         return Reply(text=result.text, mood=direction.mood, beat=direction.beat, ended=direction.ends_call,
                      end_reason=direction.end_reason, regenerated=result.attempts - 1, used_fallback=result.used_fallback)
 
-    def warm(self, *, agent_text: str | None = None, wait: bool = False) -> bool:
+    def warm(self, *, agent_text: str | None = None, with_direction: bool = True, wait: bool = False) -> bool:
         """Evaluate what is already known of the customer's next prompt into the local model's cache, so the next
         reply only evaluates what is new: the header and the call so far and, given `agent_text` (what the trainee
         has said up to a pause), their words and the direction the director would give if the turn ended there
-        (worked out on a copy of the director, so nothing changes). In a background thread unless `wait`; only for
+        (worked out on a copy of the director, so nothing changes; with_direction=False: the words only, for a pause
+        mid-sentence, where more words are likely to follow). In a background thread unless `wait`; only for
         an in-process model with transcript prompts (remote servers keep their own caches). Returns whether it ran."""
         prefill = getattr(self.actor.backend, "prefill", None)
         if not getattr(self.actor.backend, "supports_prefill", False) or prefill is None or self.actor.style != "completion" or self.ended:
@@ -159,8 +160,12 @@ class CallSession:
         try:
             if agent_text and self.pending is None:
                 text = sanitize_agent_text(agent_text)
-                _moves, direction = copy.deepcopy(self.director).step(text)
-                prompt = self.actor.completion_prompt(list(self.transcript) + [Turn("agent", text)], direction)
+                turns = list(self.transcript) + [Turn("agent", text)]
+                if with_direction:
+                    _moves, direction = copy.deepcopy(self.director).step(text)
+                    prompt = self.actor.completion_prompt(turns, direction)
+                else:
+                    prompt = self.actor.known_prompt(turns)
             else:
                 prompt = self.actor.known_prompt(list(self.transcript))
         except Exception as exc:  # noqa: BLE001 - e.g. a reply being stored meanwhile: skip this head start

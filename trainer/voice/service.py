@@ -16,7 +16,7 @@ from ..grader import Scorecard
 from .audio import STT_RATE, to_stt, write_wav
 from .loop import VoiceEvent, VoiceTurnLoop, wait_for_refined
 from .store import VoiceStore
-from .stt import EndOfTurn, PhraseTranscriber, SpeechToText, Transcript, WhisperSTT
+from .stt import EndOfTurn, PhraseTranscriber, ends_sentence, SpeechToText, Transcript, WhisperSTT
 from .tts import PiperTTS, TextToSpeech
 
 log = logging.getLogger(__name__)
@@ -113,12 +113,12 @@ class VoicePractice:
             threading.Thread(target=self.warm_up, daemon=True, name="voice-warm-up").start()
         return session
 
-    def prefill(self, call_id: str, *, agent_text: str | None = None, wait: bool = False) -> bool:
+    def prefill(self, call_id: str, *, agent_text: str | None = None, with_direction: bool = True, wait: bool = False) -> bool:
         """Evaluate the customer prompt ahead of time so the reply only evaluates what is new (llama.cpp reuses the
         cached prefix). At call start: the fixed header, while the trainee reads the brief. During a hands-free
         turn (FRONTLINE_VOICE_SPECULATIVE): the call so far plus what the trainee has said up to their latest pause,
         while the end-of-turn silence runs. After each reply the call itself does it (CallSession.warm)."""
-        return self.app.session(call_id).warm(agent_text=agent_text, wait=wait)
+        return self.app.session(call_id).warm(agent_text=agent_text, with_direction=with_direction, wait=wait)
 
     def _check_persona_voice(self, session: CallSession) -> None:
         v = session.persona.voice
@@ -258,7 +258,8 @@ class HandsFree:
             if self.eot.new_pause is not None and self.phrases.pause(np.concatenate(self.eot.chunks), self.eot.new_pause):
                 cue = self.eot.heard(self.phrases.last_text)  # a question ends the turn sooner; "and, um…" holds it
                 if self.vp.config.speculative_prefill and cue != "hold":
-                    self.vp.prefill(self.call_id, agent_text=" ".join(self.phrases.texts))    # a head start for the reply
+                    self.vp.prefill(self.call_id, agent_text=" ".join(self.phrases.texts),   # a head start for the reply,
+                                    with_direction=ends_sentence(self.phrases.last_text))   # the direction only at a full stop
             return None
         t0 = time.perf_counter()
         transcript = self.phrases.finish(fired.audio)

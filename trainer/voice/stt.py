@@ -227,6 +227,11 @@ def turn_cue(text: str) -> str | None:
     return None
 
 
+def ends_sentence(text: str) -> bool:
+    """The phrase ends with a full stop, a question or an exclamation mark: the turn may well be over."""
+    return text.strip().strip('"\'').endswith((".", "?", "!"))
+
+
 class EndOfTurn:
     """Streaming end-of-turn detection: feed microphone chunks as they arrive; `feed` returns a TurnEnd once
     the trainee has spoken and then been silent for long enough. Only the last `window_s` seconds are

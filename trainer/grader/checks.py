@@ -576,11 +576,19 @@ def _speech_turn(ctx: CallContext, turn: int | None) -> list[tuple[int, str]]:
     return []
 
 
+def _speech_figure(ctx: CallContext, key: str, missing: str = "no agent speech") -> tuple[float | None, CheckResult | None]:
+    """A speech metric of the call, or (None, the n/a result to give) when the call has no audio or no such figure."""
+    value = (ctx.speech or {}).get(key)
+    if ctx.speech is None or value is None:
+        return None, CheckResult(None, note=_NO_AUDIO if ctx.speech is None else missing)
+    return value, None
+
+
 @detector("speech_pace")
 def speech_pace(ctx: CallContext) -> CheckResult:
-    wpm = (ctx.speech or {}).get("words_per_minute")
-    if ctx.speech is None or wpm is None:
-        return CheckResult(None, note=_NO_AUDIO if ctx.speech is None else "no agent speech")
+    wpm, na = _speech_figure(ctx, "words_per_minute")
+    if na:
+        return na
     level = 1.0 if 120 <= wpm <= 175 else 0.5 if 100 <= wpm <= 200 else 0.0
     return CheckResult(level, note=f"{wpm:.0f} words per minute")
 
@@ -597,18 +605,18 @@ def no_dead_air(ctx: CallContext) -> CheckResult:
 
 @detector("few_fillers")
 def few_fillers(ctx: CallContext) -> CheckResult:
-    per_min = (ctx.speech or {}).get("fillers_per_minute")
-    if ctx.speech is None or per_min is None:
-        return CheckResult(None, note=_NO_AUDIO if ctx.speech is None else "no agent speech")
+    per_min, na = _speech_figure(ctx, "fillers_per_minute")
+    if na:
+        return na
     words = ", ".join(f"{k} ×{v}" for k, v in ctx.speech.get("fillers", {}).items())
     return CheckResult(1.0 if per_min <= 3 else 0.5 if per_min <= 6 else 0.0, note=f"{per_min:.1f} filler words a minute" + (f" ({words})" if words else ""))
 
 
 @detector("talk_ratio")
 def talk_ratio(ctx: CallContext) -> CheckResult:
-    ratio = (ctx.speech or {}).get("talk_ratio")
-    if ctx.speech is None or ratio is None:
-        return CheckResult(None, note=_NO_AUDIO if ctx.speech is None else "no speech")
+    ratio, na = _speech_figure(ctx, "talk_ratio", "no speech")
+    if na:
+        return na
     level = 1.0 if 0.3 <= ratio <= 0.65 else 0.5 if 0.2 <= ratio <= 0.75 else 0.0
     return CheckResult(level, note=f"the agent talked {ratio:.0%} of the time")
 

@@ -290,7 +290,7 @@ class VoiceTurnLoop:
             # the turn again with the full window and keep that (more accurate) text for the transcript and the grader
             t = threading.Thread(target=self._refine, args=(call_id, session.store, agent_idx, audio, text), daemon=True,
                                  name=f"refine-{call_id[:8]}-{agent_idx}")
-            _refining.setdefault(call_id, []).append(t)
+            _refining[call_id] = [x for x in _refining.get(call_id, []) if x.is_alive()] + [t]   # finished ones dropped: a call never ended does not pile them up
             t.start()
 
     def _refine(self, call_id, store, idx: int, audio: np.ndarray, live_text: str) -> None:

@@ -152,8 +152,7 @@ class WhisperSTT:
 def _stutters(text: str) -> bool:
     """The other way a short-window pass fails: a word or a pair of words said twice in a row ("Good morning. Good
     morning. Good Good morning."). Rare in real speech, so such a result is transcribed again with the full window."""
-    ws = [re.sub(r"[^a-z0-9']", "", w.lower()) for w in text.split()]
-    ws = [w for w in ws if w]
+    ws = _plain_words(text)
     return any(ws[i] == ws[i + 1] for i in range(len(ws) - 1)) or \
         any(ws[i:i + 2] == ws[i + 2:i + 4] for i in range(len(ws) - 3))
 
@@ -162,6 +161,7 @@ def _cut_loop(segments: list[Segment]) -> list[Segment]:
     """A short-window pass sometimes does not see where the clip ends and says it again ("Could I take your account
     number? Could I take your account…"): keep the words before the first five-word sequence that recurs."""
     out, seen, n = [], set(), 0
+    # one entry per whitespace-separated token (empty for a lone "-"), so an index here is a token index below
     norm = [re.sub(r"[^a-z0-9']", "", w.lower()) for s in segments for w in s.text.split()]
     for i in range(len(norm) - 4):
         g = tuple(norm[i:i + 5])
@@ -212,7 +212,7 @@ def turn_cue(text: str) -> str | None:
     agent who asks something hands the turn over), "hold" when it trails off on a conjunction or a filler, on an
     article or a preposition with no full stop, or on a dash or an ellipsis (they are still thinking), None when the
     words do not say. A trailing comma says nothing: whisper puts one after many finished phrases ("…goodbye,")."""
-    t = text.strip().strip('"\'')
+    t = _bare(text)
     if not t:
         return None
     if t.endswith("?"):
@@ -229,7 +229,16 @@ def turn_cue(text: str) -> str | None:
 
 def ends_sentence(text: str) -> bool:
     """The phrase ends with a full stop, a question or an exclamation mark: the turn may well be over."""
-    return text.strip().strip('"\'').endswith((".", "?", "!"))
+    return _bare(text).endswith((".", "?", "!"))
+
+
+def _bare(text: str) -> str:
+    return text.strip().strip('"\'')
+
+
+def _plain_words(text: str) -> list[str]:
+    """Lower-case words without punctuation ("Morning," → "morning"), for comparing runs of words."""
+    return [w for w in (re.sub(r"[^a-z0-9']", "", w.lower()) for w in text.split()) if w]
 
 
 class EndOfTurn:

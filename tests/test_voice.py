@@ -508,3 +508,57 @@ def test_live_short_window_transcript_is_replaced_by_a_full_window_one_for_gradi
     assert json.loads(agent.meta_json)["live_text"] == "Hello, Bright with, Sam speaking."
     card = app.view(session.id).scorecard
     assert card is not None and "Bright with" not in json.dumps(card.model_dump() if hasattr(card, "model_dump") else str(card))
+
+
+def test_a_pause_after_the_call_ended_does_not_break_the_microphone_stream(app):
+    """Hands-free keeps streaming until the trainee presses Stop; a pause heard after End call must not raise."""
+    vp = VoicePractice(app, stt=FakeSTT(["Thanks, goodbye."]), tts=FakeTTS(), vad=no_spans)
+    session = vp.start_call("Sam", "double-billed-dana")
+    vp.end_call(session.id)
+    assert vp.prefill(session.id, agent_text="Thanks, goodbye.") is False
+
+
+def test_a_prefill_never_holds_up_a_reply():
+    """Seen in the browser: a trainee who kept talking while the customer answered started a prefill at every pause,
+    and the reply waited behind them. A prefill now stops when a generation waits, and skips a busy model."""
+    from trainer.llm.local import LocalBackend
+    backend = LocalBackend(Path("/nonexistent.gguf"))
+
+    class Model:                          # just what prefill touches
+        def __init__(self):
+            self._input_ids, self.n_tokens, self.evals = np.array([], dtype=int), 0, []
+
+        def tokenize(self, data, special=True, add_bos=False):
+            return list(range(200))
+
+        def eval(self, tokens):
+            self.evals.append(len(tokens))
+            if len(self.evals) == 2:
+                backend.waiting = 1       # a reply starts waiting for the model after the second chunk
+    backend._llm = Model()
+    assert backend.prefill("the call so far") == 64 and backend._llm.evals == [32, 32]
+    backend.waiting = 0
+    backend.lock.acquire()                # a reply is being generated
+    try:
+        assert backend.prefill("the call so far", skip_if_busy=True) == 0
+    finally:
+        backend.lock.release()
+
+
+def test_one_background_prefill_at_a_time_per_call(store, catalog, dana):
+    import threading
+    gate = threading.Event()
+
+    class SlowPrefill(FakeLLM):
+        def prefill(self, prompt, **kw):
+            gate.wait(5)
+            return super().prefill(prompt, **kw)
+    llm = SlowPrefill(responder=in_character_responder(dana), name="local:fake", supports_prefill=True)
+    app = Frontline(store=store, catalog=catalog, customer_backend=llm, sleep=lambda s: None)
+    session = app.start_call("Sam", "double-billed-dana")
+    assert session.warm() is True
+    assert session.warm(agent_text="Hello,") is False and session.warm(agent_text="Hello, Sam") is False
+    gate.set()
+    session.warmed(5)
+    assert len(llm.prefills) == 1 and session.warm(agent_text="Hello,") is True
+    session.warmed(5)

@@ -174,7 +174,7 @@ class CallSession:
 
         def run() -> None:
             try:
-                prefill(prompt)
+                prefill(prompt, skip_if_busy=True)      # a head start only: never queue behind (or ahead of) a reply
             except Exception as exc:  # noqa: BLE001 - only a head start; the turn itself reports errors
                 log.warning("prefill failed: %s", exc)
             finally:
@@ -182,6 +182,8 @@ class CallSession:
         if wait:
             run()
             return True
+        if self._warm_thread is not None and self._warm_thread.is_alive():
+            return False                 # one at a time per call: a trainee who keeps talking does not pile them up
         t = threading.Thread(target=run, daemon=True, name=f"warm-{self.id[:8]}")
         _warming.add(t)
         self._warm_thread = t

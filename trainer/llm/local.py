@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -68,6 +69,7 @@ class LocalBackend:
         self.n_threads = n_threads or os.cpu_count() or 2
         self._llm = None
         self.lock = threading.Lock()
+        self.waiting = 0                   # generations waiting for the lock: a prefill gives way to them
         self.load_s = 0.0
         self.last_stats = GenerationStats()
         self._grammars: dict[str, object] = {}
@@ -104,8 +106,22 @@ class LocalBackend:
     def complete(self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str]) -> Iterator[str]:
         yield from self._complete(prompt, max_tokens=max_tokens, temperature=temperature, stop=stop)
 
+    @contextmanager
+    def _turn(self):
+        """Hold the model for one generation; while waiting, say so, so a running prefill stops at its next chunk."""
+        self.waiting += 1
+        try:
+            self.lock.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            with ACTIVITY:
+                yield
+        finally:
+            self.lock.release()
+
     def _complete(self, prompt: str, *, max_tokens: int, temperature: float, stop: list[str], grammar=None) -> Iterator[str]:
-        with self.lock, ACTIVITY:
+        with self._turn():
             llm = self.load()
             stats = GenerationStats()
             stats.prompt_tokens, stats.reused_tokens = self._reused(llm, prompt)
@@ -135,11 +151,16 @@ class LocalBackend:
             self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
         return "".join(self._complete(prompt, max_tokens=max_tokens, temperature=0.0, stop=[], grammar=self._grammars[key]))
 
-    def prefill(self, prompt: str, *, chunk: int = 32, wait_while: Callable[[], bool] | None = None) -> int:
+    def prefill(self, prompt: str, *, chunk: int = 32, wait_while: Callable[[], bool] | None = None,
+                skip_if_busy: bool = False) -> int:
         """Evaluate the prompt into the KV cache ahead of time, a few tokens at a time, pausing while
         wait_while() is true (another generation is running). A later completion whose prompt starts with
-        this one only evaluates the rest. Returns the number of tokens evaluated now."""
-        with self.lock:
+        this one only evaluates the rest. It is only a head start, so it never holds up a generation: it stops
+        at the next chunk when one is waiting for the model, and with skip_if_busy it does nothing if the model
+        is in use. Returns the number of tokens evaluated now."""
+        if not self.lock.acquire(blocking=not skip_if_busy):
+            return 0
+        try:
             llm = self.load()
             tokens = llm.tokenize(prompt.encode("utf-8"), special=True)
             keep = min(_common_prefix(llm._input_ids[: llm.n_tokens].tolist(), tokens), len(tokens) - 1)       # always leave one token, so a completion refreshes the logits
@@ -147,14 +168,20 @@ class LocalBackend:
             if not todo:
                 return 0
             llm.n_tokens = keep
+            done = 0
             for i in range(0, len(todo), chunk):
                 while wait_while is not None and wait_while():
                     time.sleep(0.05)
+                if self.waiting:
+                    break
                 llm.eval(todo[i:i + chunk])
-            return len(todo)
+                done += len(todo[i:i + chunk])
+            return done
+        finally:
+            self.lock.release()
 
     def chat(self, messages: list[Message], *, max_tokens: int, temperature: float, stop: list[str]) -> Iterator[str]:
-        with self.lock, ACTIVITY:
+        with self._turn():
             llm = self.load()
             chunks = llm.create_chat_completion(messages=list(messages), max_tokens=max_tokens, temperature=temperature,
                                                 stop=stop or None, stream=True)

@@ -118,7 +118,12 @@ class VoicePractice:
         cached prefix). At call start: the fixed header, while the trainee reads the brief. During a hands-free
         turn (FRONTLINE_VOICE_SPECULATIVE): the call so far plus what the trainee has said up to their latest pause,
         while the end-of-turn silence runs. After each reply the call itself does it (CallSession.warm)."""
-        return self.app.session(call_id).warm(agent_text=agent_text, with_direction=with_direction, wait=wait)
+        try:
+            session = self.app.session(call_id)
+        except Exception as exc:  # noqa: BLE001 - e.g. the call was ended while the microphone still streams: no head start
+            log.debug("no prefill for %s: %s", call_id, exc)
+            return False
+        return session.warm(agent_text=agent_text, with_direction=with_direction, wait=wait)
 
     def _check_persona_voice(self, session: CallSession) -> None:
         v = session.persona.voice

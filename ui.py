@@ -2,6 +2,8 @@
 each of which resolves the browser's session token to a user and checks the role on the server."""
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 
 from trainer import ui_accounts as ua
@@ -117,6 +119,7 @@ def build(app: Frontline) -> gr.Blocks:
 
                 # ------------------------------------------------------------ voice (trainer/ui_voice.py)
                 voice = build_voice_tab(app, token=token)     # Voice practice + Grade a recording
+                demo.frontline_voice = voice
 
                 # ------------------------------------------------------------ my calls
                 with gr.Tab("My calls", id="calls") as calls_tab:
@@ -464,6 +467,12 @@ def main(host: str | None = None, port: int | None = None) -> None:
     print("Preparing the customer model (first run assembles it once)…")
     app.customer_backend()
     demo = build(app)
+    if os.environ.get("FRONTLINE_PRELOAD", "1").strip().lower() not in ("0", "false", "no", "off"):
+        import threading
+        from trainer.voice.service import preload
+        print("Loading the customer and speech models in the background (FRONTLINE_PRELOAD=0 to skip)…", flush=True)
+        threading.Thread(target=preload, args=(app, demo.frontline_voice), kwargs={"say": lambda m: print(m, flush=True)},
+                         daemon=True, name="preload").start()
     # The embedded model answers one reply at a time anyway (one llama.cpp context behind a lock); a remote model
     # (vLLM, OpenAI) serves many calls at once, so the queue must not be the bottleneck.
     limit = 4 if app.settings.customer.backend == "local" else 64

@@ -518,6 +518,37 @@ def test_a_pause_after_the_call_ended_does_not_break_the_microphone_stream(app):
     assert vp.prefill(session.id, agent_text="Thanks, goodbye.") is False
 
 
+def test_background_work_waits_for_foreground_work():
+    """Whisper and llama.cpp side by side on 2 cores slow each other several times over: a background job (prefill,
+    re-transcription) starts only once the foreground (a reply, a live phrase) is done, and one at a time."""
+    import threading
+    import time
+    from trainer.compute import FOREGROUND, background
+    order, release = [], threading.Event()
+
+    def foreground():
+        with FOREGROUND:
+            order.append("reply starts")
+            release.wait(5)
+            order.append("reply done")
+
+    def job(name):
+        with background():
+            order.append(name)
+    fg = threading.Thread(target=foreground)
+    fg.start()
+    while not FOREGROUND.busy:
+        time.sleep(0.001)
+    jobs = [threading.Thread(target=job, args=(f"job {i}",)) for i in range(2)]
+    for j in jobs:
+        j.start()
+    time.sleep(0.1)
+    release.set()
+    for t in [fg, *jobs]:
+        t.join(5)
+    assert order[:2] == ["reply starts", "reply done"] and sorted(order[2:]) == ["job 0", "job 1"]
+
+
 def test_a_prefill_never_holds_up_a_reply():
     """Seen in the browser: a trainee who kept talking while the customer answered started a prefill at every pause,
     and the reply waited behind them. A prefill now stops when a generation waits, and skips a busy model."""
@@ -536,7 +567,10 @@ def test_a_prefill_never_holds_up_a_reply():
             if len(self.evals) == 2:
                 backend.waiting = 1       # a reply starts waiting for the model after the second chunk
     backend._llm = Model()
-    assert backend.prefill("the call so far") == 64 and backend._llm.evals == [32, 32]
+    assert backend.prefill("the call so far") == 32 and backend._llm.evals == [16, 16]
+    backend._llm = Model()
+    backend.waiting = 1                   # paused for foreground work (a phrase being transcribed) when a reply comes:
+    assert backend.prefill("the call so far", wait_while=lambda: True) == 0      # it gives way instead of waiting on
     backend.waiting = 0
     backend.lock.acquire()                # a reply is being generated
     try:

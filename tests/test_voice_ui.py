@@ -83,12 +83,94 @@ def test_hands_free_turn_ends_by_voice_activity(app):
         state, ready = vh.listen(vp, cid, (rate, c), state)
         if ready:
             break
+    ready = ready or state.flush()             # the worker may finish after the last chunk was handed over
     assert ready is not None and ready.transcript.text == "Hello, Brightwave, Sam speaking. How can I help?"
     # the last phrase is a question, so 400 ms of silence ends the turn, not 500
     assert len(stt.calls) == 2 and ready.cue == "question" and 0.35 <= ready.eot_s <= 0.45
     updates = list(vh.answer(vp, cid, ready, hist))
     _, hist, status, _ = updates[-1]
     assert hist[-2]["content"] == ready.transcript.text and "sorted" in hist[-1]["content"]
+
+
+class SlowSTT(FakeSTT):
+    """A scripted transcript that takes `delay` seconds, as whisper does on a busy machine."""
+
+    def __init__(self, replies, delay):
+        super().__init__(replies)
+        self.delay = delay
+
+    def transcribe(self, audio, **kw):
+        import time
+        time.sleep(self.delay)
+        return super().transcribe(audio, **kw)
+
+
+def test_hands_free_never_blocks_the_microphone_stream_and_loses_no_audio(app):
+    """Gradio drops the chunks that arrive while a streaming handler is busy, so feed() must return quickly even
+    while a phrase is being transcribed, and every chunk must still reach the turn (in order)."""
+    import time
+    from trainer.voice.audio import STT_RATE
+    from trainer.voice.stt import EndOfTurn
+
+    def spans(audio, **kw):
+        loud = np.nonzero(np.abs(audio) > 0.05)[0]
+        if not len(loud):
+            return []
+        out, start, prev = [], loud[0], loud[0]          # split at gaps of 200 ms or more
+        for i in loud[1:]:
+            if i - prev > STT_RATE // 5:
+                out.append((start / STT_RATE, (prev + 1) / STT_RATE))
+                start = i
+            prev = i
+        return out + [(start / STT_RATE, (prev + 1) / STT_RATE)]
+    stt = SlowSTT(["Good morning,", "thank you for calling Brightwave Telecom.", ""], delay=0.4)
+    vp = VoicePractice(app, stt=stt, tts=FakeTTS(), config=VoiceConfig(speculative_prefill=False),
+                       end_of_turn=lambda: EndOfTurn(silence_ms=500, window_s=100, spans=spans))
+    cid, hist, _ = vh.start(vp, "Sam", "double-billed-dana")
+    rate = 16000
+    tone = lambda n: (0.3 * np.sin(np.arange(n) * 0.05)).astype(np.float32)       # noqa: E731
+    quiet = np.zeros(rate // 10, dtype=np.float32)
+    chunks = [tone(rate // 10)] * 6 + [quiet] * 3 + [tone(rate // 10)] * 12 + [quiet] * 8   # a pause mid-turn, then the end
+    state, ready, slowest = None, None, 0.0
+    for c in chunks:
+        t0 = time.perf_counter()
+        state, got = vh.listen(vp, cid, (rate, c), state)
+        slowest = max(slowest, time.perf_counter() - t0)
+        ready = ready or got
+    ready = ready or state.flush()
+    assert ready is not None and ready.transcript.text == "Good morning, thank you for calling Brightwave Telecom."
+    assert len(ready.audio) == sum(len(c) for c in chunks[:-3])     # every chunk up to 500 ms of silence, none dropped
+    assert slowest < 0.3 < stt.delay                                  # the handler never waited for a transcription
+    assert state.max_lag_s >= 0.3 and ready.stt_wait_s > 0           # the queueing is measured, and counted in the latency
+
+
+def test_hands_free_worker_errors_reach_the_handler(app):
+    from trainer.voice.stt import EndOfTurn
+    vp = VoicePractice(app, stt=FakeSTT([]), tts=FakeTTS(),
+                       end_of_turn=lambda: EndOfTurn(silence_ms=300, window_s=100, spans=lambda a, **k: [(0.0, 0.5)] if len(a) > 8000 else []))
+    cid, _, _ = vh.start(vp, "Sam", "double-billed-dana")
+    state, _ = vh.listen(vp, cid, (16000, np.full(16000, 0.3, dtype=np.float32)), None)
+    with pytest.raises(AssertionError, match="ran out of transcripts"):       # the STT failure surfaces, not swallowed
+        for _ in range(20):
+            state, _ = vh.listen(vp, cid, (16000, np.zeros(1600, dtype=np.float32)), state)
+        state.flush()
+
+
+def test_preload_warms_the_models_at_start_and_says_what_failed(app):
+    from trainer.voice.service import preload
+    stt, tts = FakeSTT([""]), FakeTTS()
+    vp = VoicePractice(app, stt=stt, tts=tts)
+    vp._needs_warm_up = True                           # as with the real models, which load lazily
+    said: list[str] = []
+    took = preload(app, vp, say=said.append)
+    assert set(took) == {"customer model", "speech models"} and len(stt.calls) == 1 and tts.calls[0][0] == "Hello."
+    assert said[-1].startswith("Ready: customer model loaded in")
+    vh.start(vp, "Sam", "double-billed-dana")
+    assert len(stt.calls) == 1                         # already warm: starting a call does not warm up again
+    broken = VoicePractice(app, stt=FakeSTT([""]), tts=FakeTTS(fail_on="Hello"))
+    said.clear()
+    took = preload(app, broken, say=said.append)
+    assert "speech models" not in took and any("Could not load the speech models" in m and "scripted failure" in m for m in said)
 
 
 def test_voice_failure_leaves_the_reply_as_text(app):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .actor import Actor, Turn, sanitize_agent_text
+from .compute import FOREGROUND, background
 from .content import content_hash
 from .director import AGENT_ENDED, Direction, Director
 from .llm.base import BackendError, LLMBackend
@@ -174,7 +175,9 @@ class CallSession:
 
         def run() -> None:
             try:
-                prefill(prompt, skip_if_busy=True)      # a head start only: never queue behind (or ahead of) a reply
+                with background():                      # one background job at a time, after what the trainee waits for
+                    # a head start only: never queue behind (or ahead of) a reply, and pause while a phrase is transcribed
+                    prefill(prompt, skip_if_busy=True, wait_while=lambda: FOREGROUND.busy)
             except Exception as exc:  # noqa: BLE001 - only a head start; the turn itself reports errors
                 log.warning("prefill failed: %s", exc)
             finally:

@@ -187,12 +187,13 @@ class Frontline:
         grader = self.grader_for(session.scenario.rubric)
         if not grader.can_warm:
             return
-        from .llm.local import ACTIVITY
+        from .compute import FOREGROUND, background
         turns = list(session.transcript)
 
         def run() -> None:
             try:
-                grader.warm(turns, wait_while=lambda: ACTIVITY.busy)
+                with background():
+                    grader.warm(turns, wait_while=lambda: FOREGROUND.busy)
             except Exception as exc:  # noqa: BLE001 - warming is an optimisation; grading still works without it
                 log.warning("judge warm-up failed: %s", exc)
         with self._lock:

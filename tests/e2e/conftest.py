@@ -121,7 +121,8 @@ def fake_llm():
 
 def app_env(home: Path, fake: FakeOpenAIServer | None, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FRONTLINE_CUSTOMER_", "FRONTLINE_GRADER_"))}
-    env.update({"FRONTLINE_HOME": str(home), "FRONTLINE_CONFIG": str(home / "none.toml"), "PYTHONUNBUFFERED": "1"})
+    env.update({"FRONTLINE_HOME": str(home), "FRONTLINE_CONFIG": str(home / "none.toml"), "PYTHONUNBUFFERED": "1",
+                "FRONTLINE_PRELOAD": "0"})         # the speech models load when a test needs them (the voice test turns it on)
     if fake is not None:
         env.update({"FRONTLINE_CUSTOMER_BACKEND": "openai", "FRONTLINE_CUSTOMER_MODEL": "fake-customer",
                     "FRONTLINE_CUSTOMER_BASE_URL": fake.url, "FRONTLINE_CUSTOMER_TIMEOUT_S": "5"})

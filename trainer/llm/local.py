@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..compute import FOREGROUND
 from .base import BackendError, GenerationStats, Message
 
 log = logging.getLogger(__name__)
@@ -23,28 +24,7 @@ _instances: dict[tuple[str, int, int, str], "LocalBackend"] = {}
 _instances_lock = threading.Lock()
 
 
-class _Activity:
-    """How many generations are running in this process, across instances: background prefill waits for 0,
-    so it only ever uses CPU the customer's replies are not using."""
-
-    def __init__(self):
-        self._n = 0
-        self._lock = threading.Lock()
-
-    def __enter__(self):
-        with self._lock:
-            self._n += 1
-
-    def __exit__(self, *exc):
-        with self._lock:
-            self._n -= 1
-
-    @property
-    def busy(self) -> bool:
-        return self._n > 0
-
-
-ACTIVITY = _Activity()
+ACTIVITY = FOREGROUND          # a generation is foreground work (see trainer/compute.py)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -151,7 +131,7 @@ class LocalBackend:
             self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
         return "".join(self._complete(prompt, max_tokens=max_tokens, temperature=0.0, stop=[], grammar=self._grammars[key]))
 
-    def prefill(self, prompt: str, *, chunk: int = 32, wait_while: Callable[[], bool] | None = None,
+    def prefill(self, prompt: str, *, chunk: int = 16, wait_while: Callable[[], bool] | None = None,
                 skip_if_busy: bool = False) -> int:
         """Evaluate the prompt into the KV cache ahead of time, a few tokens at a time, pausing while
         wait_while() is true (another generation is running). A later completion whose prompt starts with
@@ -170,8 +150,8 @@ class LocalBackend:
             llm.n_tokens = keep
             done = 0
             for i in range(0, len(todo), chunk):
-                while wait_while is not None and wait_while():
-                    time.sleep(0.05)
+                while wait_while is not None and wait_while() and not self.waiting:
+                    time.sleep(0.02)
                 if self.waiting:
                     break
                 llm.eval(todo[i:i + chunk])

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..actor import clean_line
 from ..call import CallSession, Reply
+from ..compute import background
 from .audio import STT_RATE, write_wav
 from .metrics import fillers_in
 from .store import VoiceStore
@@ -109,13 +110,14 @@ class VoiceTurnLoop:
 
     def turn(self, call_id: str, audio: np.ndarray, *, eot_s: float = 0.0, arrived_at: float | None = None,
              clock0: float | None = None, transcript: Transcript | None = None, stt_wait_s: float = 0.0,
-             retry: bool = False) -> Iterator[VoiceEvent]:
+             handoff_s: float = 0.0, retry: bool = False) -> Iterator[VoiceEvent]:
         """audio: the trainee's utterance, 16 kHz mono float32, ending when the end of the turn was detected.
         eot_s: how long end-of-turn detection took after the speech stopped (0 for push-to-talk).
         arrived_at: wall time at which the audio's last sample arrived (default: now).
         clock0: wall time at which the call's clock started (for the speech-metric timeline).
         transcript: already transcribed phrase by phrase during the turn (PhraseTranscriber); stt_wait_s is then
-        how long the end of it took after the end of the turn was detected.
+        how long the end of it took after the end of the turn was detected, and handoff_s how long the finished turn
+        took to reach this reply (in the web app, an event round trip through the browser); both count in the latency.
         retry: generate the customer's reply again after the model failed (no audio; the agent turn is stored)."""
         t_start = self.clock()
         arrived_at = self.wall() if arrived_at is None else arrived_at
@@ -135,6 +137,7 @@ class VoiceTurnLoop:
             text = transcript.text.strip()
         t_stt = self.clock()
         t_start -= stt_wait_s                # time spent on the transcript outside this call still counts
+        t_heard = t_start - handoff_s        # ... and the wait before the reply started
         if not text and not retry:
             yield VoiceEvent("error", "I didn't catch that: nothing was heard. Speak again (check the microphone).",
                              timings={"stt_s": t_stt - t_start})
@@ -242,7 +245,8 @@ class VoiceTurnLoop:
             "llm_first_token_s": round(marks["first_token"] - t_stt, 3) if "first_token" in marks else None,
             "first_chunk_s": round(marks["first_chunk"] - t_stt, 3) if "first_chunk" in marks else None,
             "tts_first_s": round(marks["first_audio"] - marks["first_chunk"], 3) if "first_audio" in marks and "first_chunk" in marks else None,
-            "voice_to_voice_s": round(eot_s + marks["first_audio"] - t_start, 3) if "first_audio" in marks else None,
+            "handoff_s": round(handoff_s, 3),
+            "voice_to_voice_s": round(eot_s + marks["first_audio"] - t_heard, 3) if "first_audio" in marks else None,
             "spoken_text": " ".join(spoken),
             "spoken_matches_text": _norm(" ".join(spoken)) == _norm(reply.text),
         }
@@ -295,7 +299,8 @@ class VoiceTurnLoop:
 
     def _refine(self, call_id, store, idx: int, audio: np.ndarray, live_text: str) -> None:
         try:
-            better = self.stt.transcribe(audio, full_window=True).text.strip()
+            with background():              # after the reply is generated, one background job at a time
+                better = self.stt.transcribe(audio, full_window=True).text.strip()
             if better and _norm(better) != _norm(live_text):
                 store.correct_turn_text(call_id, idx, better, note={"transcribed_again": "full window"})
         except Exception as exc:  # noqa: BLE001 - the live transcript stays; nothing is lost

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ class VoicePractice:
 
     def warm_up(self) -> None:
         """Load whisper and piper and run each once, so the first real turn is not the slow one."""
+        self._needs_warm_up = False
         self.stt.transcribe(np.zeros(STT_RATE, dtype=np.float32))
         self.tts.synthesize("Hello.")
 
@@ -160,8 +162,9 @@ class VoicePractice:
         """The reply to a turn whose end the VAD detected (its transcript is already done)."""
         self.app.authorize_call(actor, call_id, write=True)
         vc = self.voice_store.call(call_id) or self.voice_store.start(call_id, source="practice", clock0=time.time())
+        handoff = max(0.0, time.time() - ready.ready_at) if ready.ready_at else 0.0     # web handler → this reply
         yield from self.loop().turn(call_id, ready.audio, eot_s=ready.eot_s, arrived_at=ready.arrived_at, clock0=vc.clock0,
-                                    transcript=ready.transcript, stt_wait_s=ready.stt_wait_s)
+                                    transcript=ready.transcript, stt_wait_s=ready.stt_wait_s, handoff_s=handoff)
 
     def end_call(self, call_id: str, *, actor=None) -> Scorecard:
         wait_for_refined(call_id)          # grade the full-window transcripts of the trainee's turns
@@ -225,6 +228,28 @@ class VoicePractice:
                                 agent_channel=agent_channel, audio_dir=self.audio_root, progress=progress, vad=self.vad)
 
 
+def preload(app, voice: "VoicePractice | None", *, say: Callable[[str], None] = print) -> dict[str, float]:
+    """At app start, in the background: load the customer model (an in-process one) and the speech models, and run
+    each once, so the first call, typed or spoken, does not wait for them. (Measured in the browser: a first voice
+    turn that also loaded models waited 8.7 s for its reply, on 2 cores shared with the loading.) Returns the
+    seconds each took; a failure is said, not raised: the call that needs the model reports it properly."""
+    took: dict[str, float] = {}
+    steps = [("customer model", lambda: getattr(app.customer_backend(), "load", lambda: None)())]
+    if voice is not None:
+        steps.append(("speech models", voice.warm_up))
+    for name, step in steps:
+        t0 = time.perf_counter()
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - the first call that needs it says what is wrong
+            say(f"Could not load the {name} in advance ({exc}); the first call will try again.")
+            continue
+        took[name] = time.perf_counter() - t0
+    if took:
+        say("Ready: " + ", ".join(f"{k} loaded in {v:.1f} s" for k, v in took.items()) + ".")
+    return took
+
+
 def json_get(text: str, key: str, default):
     import json
     try:
@@ -241,35 +266,123 @@ class ReadyTurn:
     stt_wait_s: float                 # transcription left after the end was detected
     arrived_at: float
     cue: str | None = None            # "question" / "hold": the words changed the silence that ended the turn
+    ready_at: float | None = None     # wall time the transcript was done (the reply starts a little later: the handoff)
 
 
 class HandsFree:
     """Hands-free turn taking for one call: feed microphone chunks as they stream in; returns a ReadyTurn when
-    the VAD has heard the trainee speak and then stop. Phrases are transcribed at short pauses meanwhile."""
+    the VAD has heard the trainee speak and then stop. Phrases are transcribed at short pauses meanwhile.
 
-    def __init__(self, vp: "VoicePractice", call_id: str):
+    The work runs in a worker thread, so `feed` returns within `wait_s` however long a phrase takes to transcribe.
+    That matters: Gradio drops the microphone chunks that arrive while a streaming handler is still busy, and a
+    handler that transcribed in place lost the words spoken meanwhile (seen in the browser: "Good morning, thank
+    you for calling Brightwave Telecom, my name is Sam" arrived as "Good morning ... my name is Sam"). Chunks
+    queue for the worker instead and are handled in order; a turn end found within `wait_s` is returned at once,
+    a later one with the next chunk (or by `flush`)."""
+
+    IDLE_S = 30.0                   # the worker stops after this long without audio (a new chunk starts it again)
+
+    def __init__(self, vp: "VoicePractice", call_id: str, *, background: bool = True, wait_s: float = 0.05):
         self.vp = vp
         self.call_id = call_id
         self.eot = vp.end_of_turn()
         self.stt = vp.stt
         self.phrases = PhraseTranscriber(self.stt)
         self.turns = 0
+        self.background = background
+        self.wait_s = wait_s
+        self._inbox: queue.Queue = queue.Queue()
+        self._cond = threading.Condition()
+        self._fed = 0                  # chunks handed to the worker
+        self._done = 0                 # chunks it has handled
+        self._ready: list[ReadyTurn] = []
+        self._error: BaseException | None = None
+        self._worker: threading.Thread | None = None
+        self.max_lag_s = 0.0           # the longest a chunk waited for the worker (a phrase being transcribed)
+        self._head_start: tuple[str, bool] | None = None       # a speculative prefill waiting for the queue to empty
 
     def feed(self, sample_rate: int, data: np.ndarray) -> ReadyTurn | None:
         if data is None or len(data) == 0:
-            return None
-        fired = self.eot.feed(to_stt(sample_rate, data))
+            return self._take()
+        audio, now = to_stt(sample_rate, data), time.time()
+        if not self.background:
+            return self._handle(audio, now)
+        with self._cond:
+            self._fed += 1
+            seq = self._fed
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, daemon=True, name=f"hands-free-{self.call_id[:8]}")
+                self._worker.start()
+        self._inbox.put((audio, now))
+        with self._cond:
+            self._cond.wait_for(lambda: self._done >= seq or self._error is not None, timeout=self.wait_s)
+        return self._take()
+
+    def flush(self, timeout: float = 30.0) -> ReadyTurn | None:
+        """Wait until every chunk fed so far is handled; the turn end among them, if any."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._done >= self._fed or self._error is not None, timeout=timeout)
+        return self._take()
+
+    def _take(self) -> ReadyTurn | None:
+        with self._cond:
+            if self._error is not None:
+                err, self._error = self._error, None
+                raise err
+            return self._ready.pop(0) if self._ready else None
+
+    def _work(self) -> None:
+        while True:
+            try:
+                audio, arrived = self._inbox.get(timeout=self.IDLE_S)
+            except queue.Empty:
+                with self._cond:
+                    if self._done >= self._fed:      # nothing was put in since: stop (feed starts a new worker)
+                        self._worker = None
+                        return
+                continue
+            ready, error = None, None
+            try:
+                self.max_lag_s = max(self.max_lag_s, time.time() - arrived)
+                ready = self._handle(audio, arrived)
+            except Exception as exc:  # noqa: BLE001 - handed to the next feed, in the web handler's thread
+                log.warning("hands-free turn detection failed: %s", exc)
+                error = exc
+            if self._head_start is not None and self._inbox.empty():
+                self._start_head_start()
+            with self._cond:
+                self._done += 1
+                if ready is not None:
+                    self._ready.append(ready)
+                if error is not None:
+                    self._error = error
+                self._cond.notify_all()
+
+    def _start_head_start(self) -> None:
+        words, with_direction = self._head_start
+        self._head_start = None
+        self.vp.prefill(self.call_id, agent_text=words, with_direction=with_direction)
+
+    def _handle(self, audio: np.ndarray, arrived: float) -> ReadyTurn | None:
+        fired = self.eot.feed(audio)
         if fired is None:
             if self.eot.new_pause is not None and self.phrases.pause(np.concatenate(self.eot.chunks), self.eot.new_pause):
                 cue = self.eot.heard(self.phrases.last_text)  # a question ends the turn sooner; "and, um…" holds it
                 if self.vp.config.speculative_prefill and cue != "hold":
-                    self.vp.prefill(self.call_id, agent_text=" ".join(self.phrases.texts),   # a head start for the reply,
-                                    with_direction=ends_sentence(self.phrases.last_text))   # the direction only at a full stop
+                    # a head start for the reply (the direction only at a full stop), once the chunks that queued while
+                    # the phrase was transcribed are handled: they may already hold the end of the turn, and a prefill
+                    # started then would have the model when the reply wants it
+                    self._head_start = (" ".join(self.phrases.texts), ends_sentence(self.phrases.last_text))
+                    if not self.background:
+                        self._start_head_start()
+                else:
+                    self._head_start = None
             return None
-        t0 = time.perf_counter()
+        self._head_start = None
         transcript = self.phrases.finish(fired.audio)
-        stt_wait = time.perf_counter() - t0
         self.phrases = PhraseTranscriber(self.stt)
         self.turns += 1
+        # from the arrival of the chunk that completed the silence: the transcription left and any wait in the queue
         return ReadyTurn(audio=fired.audio, transcript=transcript, eot_s=max(0.0, fired.detected_at - fired.speech_end),
-                         stt_wait_s=stt_wait, arrived_at=time.time(), cue=fired.cue)
+                         stt_wait_s=max(0.0, time.time() - arrived), arrived_at=arrived, cue=fired.cue,
+                         ready_at=time.time())

@@ -6,11 +6,13 @@ import os
 import re
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ..compute import FOREGROUND
 from .audio import STT_RATE
 from .models import whisper_model
 
@@ -114,7 +116,7 @@ class WhisperSTT:
         duration = len(audio) / STT_RATE
         if duration < 0.1:
             return Transcript(text="", segments=[], duration=duration)
-        with self._lock:
+        with self._lock, (FOREGROUND if not full_window else nullcontext()):   # a live phrase pauses background prefills
             model = self.load()
             t0 = time.perf_counter()
             short = self.short_window and not word_timestamps and not full_window and duration <= 20

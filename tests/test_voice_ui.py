@@ -173,6 +173,30 @@ def test_preload_warms_the_models_at_start_and_says_what_failed(app):
     assert "speech models" not in took and any("Could not load the speech models" in m and "scripted failure" in m for m in said)
 
 
+def test_end_call_while_the_customer_speaks_keeps_that_reply_and_its_speech_timings(app):
+    """Seen in the browser: End call pressed mid-reply graded the call before the reply's timings were stored."""
+    import threading
+    gate = threading.Event()
+
+    class SlowVoice(FakeTTS):
+        def synthesize(self, text, settings=None):
+            gate.wait(10)                               # the reply is still being voiced
+            return super().synthesize(text, settings)
+    vp = VoicePractice(app, stt=FakeSTT(["Hello, you're through to Brightwave, Sam speaking."]), tts=SlowVoice(), vad=energy_spans)
+    cid, hist, _ = vh.start(vp, "Sam", "double-billed-dana")
+    talking = threading.Thread(target=lambda: list(vh.speak(vp, cid, mic(), hist)))
+    talking.start()
+    while not any(t.speaker == "agent" for t in app.store.turns(cid)):
+        gate.wait(0.01)
+    threading.Timer(0.3, gate.set).start()             # the reply finishes while End call waits for it
+    md, _ = vh.end(vp, cid)
+    talking.join(10)
+    segs = vp.voice_store.segments(cid)
+    assert [s.speaker for s in segs] == ["agent", "customer"]
+    assert [t.speaker for t in app.store.turns(cid)] == ["agent", "customer"]
+    assert "| Talk-time ratio (you) | 49% |" in md              # the customer's reply counted: not n/a, not 100 %
+
+
 def test_voice_failure_leaves_the_reply_as_text(app):
     vp = VoicePractice(app, stt=FakeSTT(["Hello, Brightwave, Sam speaking."]), tts=FakeTTS(fail_on="sorted"), vad=energy_spans)
     cid, hist, _ = vh.start(vp, "Sam", "double-billed-dana")

@@ -12,6 +12,7 @@ import queue
 import re
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Literal
@@ -30,6 +31,31 @@ from .tts import TextToSpeech, VoiceSettings
 log = logging.getLogger(__name__)
 
 _refining: dict[str, list[threading.Thread]] = {}      # call id → background re-transcriptions still running
+
+
+_replying: dict[str, int] = {}                          # call id → voice turns being answered now
+_replying_cond = threading.Condition()
+
+
+@contextmanager
+def _answering(call_id: str):
+    with _replying_cond:
+        _replying[call_id] = _replying.get(call_id, 0) + 1
+    try:
+        yield
+    finally:
+        with _replying_cond:
+            _replying[call_id] -= 1
+            if not _replying[call_id]:
+                del _replying[call_id]
+            _replying_cond.notify_all()
+
+
+def wait_for_replies(call_id: str, timeout: float = 60.0) -> bool:
+    """Wait until no reply of the call is being generated or voiced (End call pressed while the customer speaks:
+    the reply and its speech timings are stored first, then graded). Returns False if one was still running."""
+    with _replying_cond:
+        return _replying_cond.wait_for(lambda: call_id not in _replying, timeout)
 
 
 def wait_for_refined(call_id: str, timeout: float = 30.0) -> None:
@@ -108,9 +134,14 @@ class VoiceTurnLoop:
         self.wall = wall
         self.split_first_clause = split_first_clause
 
-    def turn(self, call_id: str, audio: np.ndarray, *, eot_s: float = 0.0, arrived_at: float | None = None,
-             clock0: float | None = None, transcript: Transcript | None = None, stt_wait_s: float = 0.0,
-             handoff_s: float = 0.0, retry: bool = False) -> Iterator[VoiceEvent]:
+    def turn(self, call_id: str, audio: np.ndarray | None, **kw) -> Iterator[VoiceEvent]:
+        """One turn (see _turn); while it runs, end_call waits for it (wait_for_replies)."""
+        with _answering(call_id):
+            yield from self._turn(call_id, audio, **kw)
+
+    def _turn(self, call_id: str, audio: np.ndarray, *, eot_s: float = 0.0, arrived_at: float | None = None,
+              clock0: float | None = None, transcript: Transcript | None = None, stt_wait_s: float = 0.0,
+              handoff_s: float = 0.0, retry: bool = False) -> Iterator[VoiceEvent]:
         """audio: the trainee's utterance, 16 kHz mono float32, ending when the end of the turn was detected.
         eot_s: how long end-of-turn detection took after the speech stopped (0 for push-to-talk).
         arrived_at: wall time at which the audio's last sample arrived (default: now).

@@ -15,7 +15,7 @@ import numpy as np
 from ..call import CallSession
 from ..grader import Scorecard
 from .audio import STT_RATE, to_stt, write_wav
-from .loop import VoiceEvent, VoiceTurnLoop, wait_for_refined
+from .loop import VoiceEvent, VoiceTurnLoop, wait_for_refined, wait_for_replies
 from .store import VoiceStore
 from .stt import EndOfTurn, PhraseTranscriber, ends_sentence, SpeechToText, Transcript, WhisperSTT
 from .tts import PiperTTS, TextToSpeech
@@ -167,6 +167,8 @@ class VoicePractice:
                                     transcript=ready.transcript, stt_wait_s=ready.stt_wait_s, handoff_s=handoff)
 
     def end_call(self, call_id: str, *, actor=None) -> Scorecard:
+        if not wait_for_replies(call_id):  # pressed while the customer speaks: that reply and its timings are stored first
+            log.warning("call %s: a reply was still running when the call was ended", call_id)
         wait_for_refined(call_id)          # grade the full-window transcripts of the trainee's turns
         card = self.app.end_call(call_id, actor)
         if self.config.keep_audio:

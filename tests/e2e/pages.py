@@ -94,3 +94,38 @@ def open_past_call(page) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError("no past calls listed") from None
             page.keyboard.press("Escape")
+
+
+# A microphone the test speaks into: getUserMedia answers with a Web Audio stream, and speak() plays a clip into it,
+# so the app hears a trainee who talks, then waits for the customer, as a person does (Chromium's own fake device
+# loops one file from page load, whatever the page is doing).
+FAKE_MIC_JS = """(() => {
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (c) => {
+    if (!c || !c.audio) return real(c);
+    if (!window.__mic) {
+      const ctx = new AudioContext({sampleRate: 48000});
+      const dest = ctx.createMediaStreamDestination();
+      const hush = ctx.createConstantSource(); hush.offset.value = 0; hush.connect(dest); hush.start();
+      window.__mic = {ctx, dest};
+    }
+    await window.__mic.ctx.resume();
+    return window.__mic.dest.stream;
+  };
+  window.__speak = async (url) => {
+    const {ctx, dest} = window.__mic;
+    const clip = ctx.createBufferSource();
+    clip.buffer = await ctx.decodeAudioData(await (await fetch(url)).arrayBuffer());
+    clip.connect(dest); clip.start();
+    return clip.buffer.duration;
+  };
+})();"""
+
+
+def speak(page, samples, rate: int) -> float:
+    """Play float samples into the page's fake microphone (FAKE_MIC_JS must be installed); returns the seconds."""
+    import base64
+
+    from trainer.voice.audio import wav_bytes
+    url = "data:audio/wav;base64," + base64.b64encode(wav_bytes(samples, rate)).decode()
+    return page.evaluate("url => window.__speak(url)", url)

@@ -567,7 +567,7 @@ def test_a_prefill_never_holds_up_a_reply():
             if len(self.evals) == 2:
                 backend.waiting = 1       # a reply starts waiting for the model after the second chunk
     backend._llm = Model()
-    assert backend.prefill("the call so far") == 32 and backend._llm.evals == [16, 16]
+    assert backend.prefill("the call so far") == 64 and backend._llm.evals == [32, 32]
     backend._llm = Model()
     backend.waiting = 1                   # paused for foreground work (a phrase being transcribed) when a reply comes:
     assert backend.prefill("the call so far", wait_while=lambda: True) == 0      # it gives way instead of waiting on

@@ -131,7 +131,7 @@ class LocalBackend:
             self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
         return "".join(self._complete(prompt, max_tokens=max_tokens, temperature=0.0, stop=[], grammar=self._grammars[key]))
 
-    def prefill(self, prompt: str, *, chunk: int = 16, wait_while: Callable[[], bool] | None = None,
+    def prefill(self, prompt: str, *, chunk: int = 32, wait_while: Callable[[], bool] | None = None,
                 skip_if_busy: bool = False) -> int:
         """Evaluate the prompt into the KV cache ahead of time, a few tokens at a time, pausing while
         wait_while() is true (another generation is running). A later completion whose prompt starts with

@@ -98,6 +98,22 @@ def all_tables():
     return SQLModel.metadata
 
 
+def _wal(cur) -> None:
+    """Switch a SQLite file to WAL. Two processes opening a new file at once can both try; SQLite answers
+    the loser "database is locked" at once, without its busy handler, so wait and look again."""
+    import sqlite3
+    import time
+    for attempt in range(100):
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == 99:
+                raise
+            time.sleep(0.02 + 0.01 * attempt)
+
+
 class Store:
     def __init__(self, url: str, *, upgrade: bool = True):
         self.url = url
@@ -115,7 +131,7 @@ class Store:
             @event.listens_for(self.engine, "connect")
             def _pragmas(dbapi_conn, _record):  # WAL: readers never block the writer; two processes can share the file
                 cur = dbapi_conn.cursor()
-                cur.execute("PRAGMA journal_mode=WAL")
+                _wal(cur)
                 # In WAL mode NORMAL fsyncs at checkpoints, not at every commit: a killed app process loses
                 # nothing (the WAL is in the OS's cache); only a power cut can drop the last commits.
                 cur.execute("PRAGMA synchronous=NORMAL")

@@ -54,8 +54,12 @@ def test_hands_free_voice_call_in_the_browser(browser, tmp_path, fake_llm, shoot
         reply = page.locator(f"{BOT}:visible").last.inner_text()
         assert reply.strip() and reply != "…"                      # the customer's line, shown as text too
         shoot(page, "voice-reply")
-        # every part of the turn arrived, the middle too (it used to be lost while the first phrase was transcribed)
-        assert "morning" in heard and "billing" in heard and "sam" in heard and "help you" in heard, heard
+        # every part of the turn arrived, the middle too (it used to be lost while the first phrase was transcribed).
+        # Whisper may mishear a word of speech that went through a busy browser ("billing" as "building"), so the
+        # check is words from the start, the middle and the end, and most of the line in order (losing the middle
+        # second and a half scores 0.62)
+        assert all(w in heard for w in ("morning", "through", "sam", "today")), heard
+        assert _overlap(LINE, heard) >= 0.7, heard
         store = Store(f"sqlite:///{home / 'frontline.db'}")
         call = store.calls()[0]
         deadline = time.time() + 30
@@ -73,6 +77,12 @@ def test_hands_free_voice_call_in_the_browser(browser, tmp_path, fake_llm, shoot
     finally:
         voiced.close()
         app.stop()
+
+
+def _overlap(said: str, heard: str) -> float:
+    import difflib
+    words = lambda s: re.findall(r"[a-z']+", s.lower())   # noqa: E731
+    return difflib.SequenceMatcher(None, words(said), words(heard)).ratio()
 
 
 def _segments(store, call_id):

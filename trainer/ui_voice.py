@@ -11,6 +11,16 @@ from .voice import handlers as vh
 from .voice.ffmpeg import ensure_ffmpeg
 from .voice.service import STREAM_EVERY_S, VoicePractice
 
+# Press the hands-free recorder's Stop before a call ends or a new one starts. A recorder that is still running
+# when its component is reset or disabled leaves Gradio's page thinking the stream is open, and the next Record
+# then streams nothing (seen: the second call in a page heard nothing). Runs in the page, then passes the
+# event's inputs on unchanged.
+STOP_HANDS_FREE_JS = """(...args) => {
+  const stop = [...document.querySelectorAll('#hf-mic button')].find(b => b.textContent.trim() === 'Stop');
+  if (stop) stop.click();
+  return args;
+}"""
+
 log = logging.getLogger(__name__)
 
 
@@ -41,7 +51,7 @@ def build_voice_tab(app, voice: VoicePractice | None = None, *, token: gr.State 
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Call transcript", height=360, feedback_options=None)
                 mode = gr.Radio(["Hands-free", "Push to talk"], value="Hands-free", label="Turn taking", interactive=True)
-                hf_mic = gr.Audio(sources=["microphone"], type="numpy", streaming=True, interactive=False,
+                hf_mic = gr.Audio(sources=["microphone"], type="numpy", streaming=True, interactive=False, elem_id="hf-mic",
                                   label="You — press Record once and talk; your turn ends when you stop speaking")
                 mic = gr.Audio(sources=["microphone"], type="numpy", label="You — press Record, speak, press Stop (push to talk)",
                                interactive=False, visible=False)
@@ -88,7 +98,8 @@ def build_voice_tab(app, voice: VoicePractice | None = None, *, token: gr.State 
         return (cid, hist, st, gr.update(interactive=True, value=None), gr.update(interactive=True, value=None),
                 gr.update(interactive=True), gr.update(visible=False), None)
 
-    start.click(on_start, tok_in + [trainee, scenario], [call_id, chat, status, mic, hf_mic, end, result_row, hf_state])
+    start.click(on_start, tok_in + [trainee, scenario], [call_id, chat, status, mic, hf_mic, end, result_row, hf_state],
+                js=STOP_HANDS_FREE_JS)
     mode.change(lambda m: (gr.update(visible=m == "Hands-free"), gr.update(visible=m != "Hands-free")), mode, [hf_mic, mic])
 
     def on_chunk(cid, chunk, state, count):
@@ -133,7 +144,7 @@ def build_voice_tab(app, voice: VoicePractice | None = None, *, token: gr.State 
             raise gr.Error(str(exc))
         return md, audio, gr.update(visible=True), gr.update(interactive=False), gr.update(interactive=False)
 
-    end.click(on_end, tok_in + [call_id], [card, replay, result_row, mic, end]).then(lambda: gr.update(interactive=False), None, hf_mic)
+    end.click(on_end, tok_in + [call_id], [card, replay, result_row, mic, end], js=STOP_HANDS_FREE_JS).then(lambda: gr.update(interactive=False), None, hf_mic)
 
     def auto_grade(tok, cid):
         session = app.live.get(cid)

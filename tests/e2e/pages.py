@@ -100,23 +100,27 @@ def open_past_call(page) -> None:
 # so the app hears a trainee who talks, then waits for the customer, as a person does (Chromium's own fake device
 # loops one file from page load, whatever the page is doing).
 FAKE_MIC_JS = """(() => {
+  // every getUserMedia gets a stream of its own (the page stops a stream's tracks when it is done with it, as
+  // with a real microphone), all fed from one bus that __speak plays into
   const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
   navigator.mediaDevices.getUserMedia = async (c) => {
     if (!c || !c.audio) return real(c);
     if (!window.__mic) {
       const ctx = new AudioContext({sampleRate: 48000});
-      const dest = ctx.createMediaStreamDestination();
-      const hush = ctx.createConstantSource(); hush.offset.value = 0; hush.connect(dest); hush.start();
-      window.__mic = {ctx, dest};
+      const bus = ctx.createGain();
+      const hush = ctx.createConstantSource(); hush.offset.value = 0; hush.connect(bus); hush.start();
+      window.__mic = {ctx, bus};
     }
+    const dest = window.__mic.ctx.createMediaStreamDestination();
+    window.__mic.bus.connect(dest);
     await window.__mic.ctx.resume();
-    return window.__mic.dest.stream;
+    return dest.stream;
   };
   window.__speak = async (url) => {
-    const {ctx, dest} = window.__mic;
+    const {ctx, bus} = window.__mic;
     const clip = ctx.createBufferSource();
     clip.buffer = await ctx.decodeAudioData(await (await fetch(url)).arrayBuffer());
-    clip.connect(dest); clip.start();
+    clip.connect(bus); clip.start();
     return clip.buffer.duration;
   };
 })();"""

@@ -6,11 +6,13 @@ new lines.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -25,6 +27,25 @@ _instances_lock = threading.Lock()
 
 
 ACTIVITY = FOREGROUND          # a generation is foreground work (see trainer/compute.py)
+
+_loaded: "weakref.WeakSet[LocalBackend]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free the loaded models while the interpreter is still whole. Left to the garbage collector at shutdown,
+    llama-cpp-python's finaliser runs after the modules it calls are gone and prints a TypeError traceback per
+    model. A model still in use by a daemon thread (a generation cut off by the exit) is left alone."""
+    for backend in list(_loaded):
+        if backend.lock.acquire(timeout=1.0):
+            try:
+                llm, backend._llm = backend._llm, None
+                if llm is not None:
+                    llm.close()
+            except Exception:  # noqa: BLE001 - exiting anyway
+                pass
+            finally:
+                backend.lock.release()
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -76,6 +97,7 @@ class LocalBackend:
             self._llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads,
                               n_batch=512, verbose=False)
             self.load_s = time.perf_counter() - t0
+            _loaded.add(self)
             log.info("loaded %s in %.1fs", self.model_path.name, self.load_s)
         return self._llm
 

@@ -2,14 +2,13 @@
 each of which resolves the browser's session token to a user and checks the role on the server."""
 from __future__ import annotations
 
-import os
-
 import gradio as gr
 
 from trainer import ui_accounts as ua
 from trainer import ui_dashboard as ud
 from trainer import ui_handlers as h
 from trainer.accounts import ROLES
+from trainer.config import env_flag
 from trainer.service import Frontline
 from trainer.ui_studio import build_coaching_panel, build_studio_tab
 from trainer.ui_voice import build_voice_tab
@@ -467,7 +466,7 @@ def main(host: str | None = None, port: int | None = None) -> None:
     print("Preparing the customer model (first run assembles it once)…")
     app.customer_backend()
     demo = build(app)
-    if os.environ.get("FRONTLINE_PRELOAD", "1").strip().lower() not in ("0", "false", "no", "off"):
+    if env_flag("FRONTLINE_PRELOAD", True):
         import threading
         from trainer.voice.service import preload
         print("Loading the customer and speech models in the background (FRONTLINE_PRELOAD=0 to skip)…", flush=True)

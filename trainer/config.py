@@ -58,6 +58,12 @@ class Settings:
         return self.models_dir or (self.home / "models")
 
 
+def env_flag(name: str, default: bool, env=None) -> bool:
+    """An on/off setting from the environment: unset gives the default; 0, false, no, off or empty is off."""
+    v = (os.environ if env is None else env).get(name)
+    return default if v is None else v.strip().lower() not in ("0", "false", "no", "off", "")
+
+
 def _coerce(value: str, typ: type) -> object:
     if typ in (int,):
         return int(value)

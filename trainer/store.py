@@ -9,7 +9,9 @@ import contextlib
 import json
 import os
 import socket
+import sqlite3
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -101,8 +103,6 @@ def all_tables():
 def _wal(cur) -> None:
     """Switch a SQLite file to WAL. Two processes opening a new file at once can both try; SQLite answers
     the loser "database is locked" at once, without its busy handler, so wait and look again."""
-    import sqlite3
-    import time
     for attempt in range(100):
         try:
             if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":

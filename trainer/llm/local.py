@@ -26,8 +26,6 @@ _instances: dict[tuple[str, int, int, str], "LocalBackend"] = {}
 _instances_lock = threading.Lock()
 
 
-ACTIVITY = FOREGROUND          # a generation is foreground work (see trainer/compute.py)
-
 _loaded: "weakref.WeakSet[LocalBackend]" = weakref.WeakSet()
 
 
@@ -117,7 +115,7 @@ class LocalBackend:
         finally:
             self.waiting -= 1
         try:
-            with ACTIVITY:
+            with FOREGROUND:              # a generation is foreground work (see trainer/compute.py)
                 yield
         finally:
             self.lock.release()

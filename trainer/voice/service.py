@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..call import CallSession
+from ..config import env_flag
 from ..grader import Scorecard
 from .audio import STT_RATE, to_stt, write_wav
 from .loop import VoiceEvent, VoiceTurnLoop, wait_for_refined, wait_for_replies
@@ -44,8 +45,7 @@ class VoiceConfig:
         d = cls()
 
         def flag(name: str, default: bool) -> bool:
-            v = e.get(name)
-            return default if v is None else v.strip().lower() not in ("0", "false", "no", "off", "")
+            return env_flag(name, default, e)
 
         def ms(name: str, default: int, lo: int, hi: int) -> int:
             try:

@@ -1,15 +1,20 @@
 """Frontline's web app (Gradio). Thin: every event calls a function in trainer.ui_handlers / ui_accounts / ui_dashboard,
-each of which resolves the browser's session token to a user and checks the role on the server."""
+each of which resolves the browser's session token to a user and passes it to the functions that check the role.
+Every event is a public HTTP endpoint: trainer.ui_guard wraps them all (see guard_events at the end of build)."""
 from __future__ import annotations
+
+import functools
 
 import gradio as gr
 
 from trainer import ui_accounts as ua
 from trainer import ui_dashboard as ud
 from trainer import ui_handlers as h
-from trainer.accounts import ROLES
-from trainer.config import env_flag
+from trainer.accounts import ROLES, require_role
+from trainer import tempfiles
+from trainer.config import apply_trusted_proxies, env_flag
 from trainer.service import Frontline
+from trainer.ui_guard import SecurityHeaders, guard_events
 from trainer.ui_studio import build_coaching_panel, build_studio_tab
 from trainer.ui_voice import build_voice_tab
 
@@ -17,26 +22,25 @@ CSS = """.brief table {font-size: 0.9em} footer {display: none !important}
 #login-box {max-width: 420px; margin: 40px auto 0 auto}
 #whoami {padding-top: 8px}"""
 MOOD_Y = "mood (0 calm – 10 furious)"
-
-
-def _err(fn):
-    """Run a handler; turn the errors it raises on purpose (bad input, no permission, logged out) into a message."""
-    def wrapped(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ua.ERRORS as exc:
-            raise gr.Error(str(exc).strip("'\"")) from None
-    return wrapped
+MAX_UPLOAD_MB = 200          # a recording of a long call as WAV; Gradio refuses bigger uploads before they reach a handler
+# The session token is the credential (random, stored hashed, expiring, revocable). Gradio "encrypts" a BrowserState
+# with a key that it must hand to every browser in /config, so that key protects nothing; it is a fixed, public value
+# so that every app process (and a restarted one) reads the same stored token.
+BROWSER_STATE_KEY = "frontline-session-token-not-a-secret"
 
 
 def _soft(fn, n_outputs: int):
-    """For form actions: an error becomes a warning toast and a message in the form's first output, and the other
-    outputs stay as they were (instead of every output showing an error badge)."""
+    """For form actions: bad input becomes a warning toast and a message in the form's first output, and the other
+    outputs stay as they were (instead of every output showing an error badge). A refusal (not signed in, not
+    allowed) is not softened: it leaves as an error, like every other event's (trainer.ui_guard)."""
+    @functools.wraps(fn)
     def wrapped(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except PermissionError:
+            raise
         except ua.ERRORS as exc:
-            text = str(exc).strip("'\"")
+            text = h.esc(str(exc).strip("'\""))
             gr.Warning(text)
             rest = [gr.update()] * (n_outputs - 1)
             return (f"**Not done:** {text}", *rest) if rest else f"**Not done:** {text}"
@@ -44,8 +48,8 @@ def _soft(fn, n_outputs: int):
 
 
 def build(app: Frontline) -> gr.Blocks:
-    with gr.Blocks(title="Frontline — call practice") as demo:
-        token = gr.BrowserState("", storage_key="frontline-session", secret=app.accounts.browser_secret())
+    with gr.Blocks(title="Frontline — call practice", analytics_enabled=False) as demo:
+        token = gr.BrowserState("", storage_key="frontline-session", secret=BROWSER_STATE_KEY)
         call_id = gr.State("")
         with gr.Row():
             gr.Markdown("# Frontline\nPractise customer calls against simulated customers, then read your scorecard.")
@@ -60,6 +64,14 @@ def build(app: Frontline) -> gr.Blocks:
             password = gr.Textbox(label="Password", type="password")
             login_btn = gr.Button("Sign in", variant="primary")
             login_msg = gr.Markdown("")
+
+        with gr.Column(visible=False, elem_id="login-box") as first_pw_box:
+            gr.Markdown("## Choose your own password\nYou signed in with a one-time password. Choose a new one to continue.")
+            fp_now = gr.Textbox(label="One-time password", type="password")
+            fp_new = gr.Textbox(label="New password (8+ characters)", type="password")
+            fp_again = gr.Textbox(label="New password again", type="password")
+            fp_btn = gr.Button("Set my password", variant="primary")
+            fp_msg = gr.Markdown("")
 
         with gr.Column(visible=False) as main_box:
             with gr.Tabs():
@@ -117,7 +129,7 @@ def build(app: Frontline) -> gr.Blocks:
                         pw_msg = gr.Markdown()
 
                 # ------------------------------------------------------------ voice (trainer/ui_voice.py)
-                voice = build_voice_tab(app, token=token)     # Voice practice + Grade a recording
+                voice = build_voice_tab(app, token=token, max_upload_mb=MAX_UPLOAD_MB)     # Voice practice + Grade a recording
                 demo.frontline_voice = voice
 
                 # ------------------------------------------------------------ my calls
@@ -227,14 +239,16 @@ def build(app: Frontline) -> gr.Blocks:
 
         def show_session(tok):
             user = ua.session_user(app, tok)
+            must_change = user is None and ua.password_change_required(app, tok)
             vis = ua.visible_tabs(user)
-            return (gr.update(visible=user is None), gr.update(visible=user is not None),
-                    ua.whoami_markdown(app, user) if user else "", gr.update(visible=user is not None),
-                    ua.first_run_hint(app), *[gr.update(visible=vis[k]) for k in tab_names])
+            return (gr.update(visible=user is None and not must_change), gr.update(visible=user is not None),
+                    ua.whoami_markdown(app, user) if user else "", gr.update(visible=user is not None or must_change),
+                    ua.first_run_hint(app), gr.update(visible=must_change), *[gr.update(visible=vis[k]) for k in tab_names])
 
-        session_outputs = [login_box, main_box, whoami, logout_btn, first_run, *tabs]
+        session_outputs = [login_box, main_box, whoami, logout_btn, first_run, first_pw_box, *tabs]
 
         def on_login(u, p, request: gr.Request):
+            # the peer's address; uvicorn replaces it with X-Forwarded-For only from a configured trusted proxy
             ip = request.client.host if request is not None and request.client else ""
             try:
                 tok, _user = ua.login(app, u, p, ip)
@@ -262,6 +276,12 @@ def build(app: Frontline) -> gr.Blocks:
             return ""
         logout_btn.click(on_logout, token, token).then(show_session, token, session_outputs)
 
+        def on_first_password(tok, now, new, again):
+            msg = ua.change_own_password(app, tok, now, new, again)
+            return "", msg, "", "", ""
+        fp_btn.click(_soft(on_first_password, 5), [token, fp_now, fp_new, fp_again], [fp_msg, login_msg, fp_now, fp_new, fp_again]).then(
+            show_session, token, session_outputs)
+
         # ---------------------------------------------------------------- practice
         def on_module(value, sc, show):
             cid, mod = h.module_of(app, value)
@@ -281,10 +301,7 @@ def build(app: Frontline) -> gr.Blocks:
         scenario.change(on_scenario, [scenario, module], brief)
 
         def on_start(tok, sc, mod, show):
-            try:
-                cid, hist, meter, mode = h.start_call(app, tok, sc, mod)
-            except Exception as exc:  # noqa: BLE001
-                raise gr.Error(str(exc)) from None
+            cid, hist, meter, mode = h.start_call(app, tok, sc, mod)
             return (cid, hist, meter if show and mode == "practice" else "", gr.update(interactive=True, value=""), gr.update(interactive=True),
                     gr.update(interactive=True), "", gr.update(visible=False), gr.update(visible=False), gr.update(interactive=False),
                     gr.update(interactive=False), gr.update(interactive=False))   # module and scenario stay fixed during the call
@@ -293,25 +310,21 @@ def build(app: Frontline) -> gr.Blocks:
         ev0 = start.click(on_start, [token, scenario, module, show_mood], start_outputs)
 
         def on_send(tok, cid, text, hist, show):
-            try:
-                for hist2, meter, info in h.stream_turn(app, tok, cid, text, hist):
-                    done = info["ended"]
-                    yield (hist2, meter if show else "", gr.update(value="" if not info["error"] else text, interactive=not done),
-                           gr.update(interactive=not done), f"**Problem:** {info['error']}" if info["error"] else "",
-                           gr.update(visible=bool(info["error"])))
-            except ua.ERRORS as exc:
-                raise gr.Error(str(exc)) from None
+            for hist2, meter, info in h.stream_turn(app, tok, cid, text, hist):
+                done = info["ended"]
+                yield (hist2, meter if show else "", gr.update(value="" if not info["error"] else text, interactive=not done),
+                       gr.update(interactive=not done), f"**Problem:** {h.esc(info['error'])}" if info["error"] else "",
+                       gr.update(visible=bool(info["error"])))
 
         send_io = dict(fn=on_send, inputs=[token, call_id, msg, chat, show_mood], outputs=[chat, mood, msg, send, status, retry_reply])
         ev1 = msg.submit(**send_io)
         ev2 = send.click(**send_io)
-        retry_reply.click(fn=on_send, inputs=[token, call_id, gr.State(""), chat, show_mood], outputs=[chat, mood, msg, send, status, retry_reply])
+        def on_retry_reply(tok, cid, hist, show):
+            yield from on_send(tok, cid, "", hist, show)
+        retry_reply.click(fn=on_retry_reply, inputs=[token, call_id, chat, show_mood], outputs=[chat, mood, msg, send, status, retry_reply])
 
         def on_end(tok, cid):
-            try:
-                md, frame = h.end_and_grade(app, tok, cid)
-            except Exception as exc:  # noqa: BLE001
-                raise gr.Error(str(exc)) from None
+            md, frame = h.end_and_grade(app, tok, cid)
             free = app.store.get_call(cid).curriculum_id is None
             return (md, frame, gr.update(visible=True), gr.update(interactive=False), gr.update(interactive=False),
                     gr.update(interactive=False), gr.update(interactive=True), gr.update(interactive=True), gr.update(interactive=free))
@@ -320,7 +333,7 @@ def build(app: Frontline) -> gr.Blocks:
         end.click(on_end, [token, call_id], end_outputs).then(refresh_practice, [token, module], [module, pick, next_hint])
 
         def auto_grade(tok, cid):
-            session = app.live.get(cid)
+            session = app.live.get(cid) if cid else None
             if session is not None and session.ended:
                 return on_end(tok, cid)
             return (gr.update(),) * 9
@@ -328,7 +341,9 @@ def build(app: Frontline) -> gr.Blocks:
         for ev in (ev1, ev2):
             ev.then(auto_grade, [token, call_id], end_outputs)
         coach.attach(ev0, ev1, ev2, again.click(on_start, [token, scenario, module, show_mood], start_outputs))
-        scenario.focus(lambda: gr.update(choices=h.scenario_choices(app)), None, scenario)   # picks up newly published content
+        def on_scenario_list():
+            return gr.update(choices=h.scenario_choices(app))
+        scenario.focus(on_scenario_list, None, scenario)   # picks up newly published content
 
         # ---------------------------------------------------------------- progress
         def on_progress(tok):
@@ -337,33 +352,41 @@ def build(app: Frontline) -> gr.Blocks:
                     gr.update(choices=certs, value=certs[-1][1] if certs else None), gr.update(visible=not certs),
                     gr.update(visible=bool(certs)))
 
-        progress_tab.select(_err(on_progress), token, [next_md, my_assign, progress_html, cert_pick, cert_none, cert_row])
+        progress_tab.select(on_progress, token, [next_md, my_assign, progress_html, cert_pick, cert_none, cert_row])
 
         def on_cert(tok, code):
             if not code:
                 return "", None
             return ud.certificate_file(app, tok, code)
 
-        cert_pick.change(_err(on_cert), [token, cert_pick], [cert_view, cert_file])
+        cert_pick.change(on_cert, [token, cert_pick], [cert_view, cert_file])
         pw_btn.click(_soft(lambda t, a, b, c: ua.change_own_password(app, t, a, b, c), 1), [token, pw_now, pw_new, pw_again], pw_msg)
 
         # ---------------------------------------------------------------- my calls
-        refresh.click(_err(lambda t: gr.update(choices=h.past_calls(app, t), value=None)), token, pick)
-        calls_tab.select(_err(lambda t: gr.update(choices=h.past_calls(app, t))), token, pick)
+        def on_refresh_calls(tok):
+            return gr.update(choices=h.past_calls(app, tok), value=None)
+        refresh.click(on_refresh_calls, token, pick)
+        calls_tab.select(lambda t: gr.update(choices=h.past_calls(app, t)), token, pick)
 
         def on_pick(tok, cid):
             if not cid:
                 return [], "", None
             return h.open_call(app, tok, cid)
 
-        pick.change(_err(on_pick), [token, pick], [past_chat, past_card, past_plot])
+        pick.change(on_pick, [token, pick], [past_chat, past_card, past_plot])
         def on_pick_audio(tok, cid):
             user = ua.session_user(app, tok)          # None (logged out) must never mean "trusted" here
             return voice.call_audio_bytes(cid, actor=user) if cid and user else None
-        pick.change(_err(on_pick_audio), [token, pick], past_audio)
+        pick.change(on_pick_audio, [token, pick], past_audio)
 
         # ---------------------------------------------------------------- dashboard
+        def lead(tok):
+            """The Dashboard's events are for team leads and admins: anyone else is refused before anything is read
+            (the dashboard's functions check again, per team and per trainee)."""
+            return require_role(h.current_user(app, tok), "lead")
+
         def on_dash(tok, team_id):
+            lead(tok)
             teams = ud.team_choices(app, tok)
             if team_id not in [t[1] for t in teams]:
                 team_id = teams[0][1] if teams else None
@@ -375,11 +398,12 @@ def build(app: Frontline) -> gr.Blocks:
                     gr.update(choices=people))
 
         dash_outputs = [team, team_df, missed_plot, assign_df, dash_trainee, assign_who]
-        dash_tab.select(_err(on_dash), [token, team], dash_outputs)
-        dash_refresh.click(_err(on_dash), [token, team], dash_outputs)
-        team.input(_err(on_dash), [token, team], dash_outputs)
+        dash_tab.select(on_dash, [token, team], dash_outputs)
+        dash_refresh.click(on_dash, [token, team], dash_outputs)
+        team.input(on_dash, [token, team], dash_outputs)
 
         def on_trainee(tok, who):
+            lead(tok)
             if not who:
                 return None, gr.update(choices=[], value=None), gr.update()
             dims = ud.default_trend_dimensions(app, tok, who)
@@ -387,11 +411,19 @@ def build(app: Frontline) -> gr.Blocks:
             return (ud.trends_frame(app, tok, who, dims), gr.update(choices=calls, value=calls[0][1] if calls else None),
                     gr.update(value=dims))
 
-        dash_trainee.change(_err(on_trainee), [token, dash_trainee], [trend_plot, dash_call, trend_dims])
-        trend_dims.input(_err(lambda t, who, dims: ud.trends_frame(app, t, who, dims)), [token, dash_trainee, trend_dims], trend_plot)
-        dash_call.change(_err(on_pick), [token, dash_call], [dash_chat, dash_card, dash_plot])
+        dash_trainee.change(on_trainee, [token, dash_trainee], [trend_plot, dash_call, trend_dims])
+        def on_trend_dims(tok, who, dims):
+            lead(tok)
+            return ud.trends_frame(app, tok, who, dims)
+        trend_dims.input(on_trend_dims, [token, dash_trainee, trend_dims], trend_plot)
+
+        def on_dash_call(tok, cid):
+            lead(tok)
+            return on_pick(tok, cid)
+        dash_call.change(on_dash_call, [token, dash_call], [dash_chat, dash_card, dash_plot])
 
         def on_comment(tok, cid, text):
+            lead(tok)
             msg_ = ud.add_comment(app, tok, cid, text)
             chat_, card_, plot_ = h.open_call(app, tok, cid)
             return msg_, "", card_
@@ -399,16 +431,31 @@ def build(app: Frontline) -> gr.Blocks:
         comment_btn.click(_soft(on_comment, 3), [token, dash_call, comment], [comment_msg, comment, dash_card])
 
         def on_assign(tok, what, team_id, who, whole, due, note):
+            lead(tok)
             out = ud.assign(app, tok, what, team_id, who, whole, due, note)
             return out, ud.assignments_table(app, tok, team_id), ud.team_table(app, tok, team_id)
 
         assign_btn.click(_soft(on_assign, 3), [token, assign_what, team, assign_who, assign_team, assign_due, assign_note],
                          [assign_msg, assign_df, team_df])
-        exp_csv.click(_err(lambda t, tm: gr.update(value=ud.export_file(app, t, "csv", tm), visible=True)), [token, team], exp_file)
-        exp_xapi.click(_err(lambda t, tm: gr.update(value=ud.export_file(app, t, "xapi", tm), visible=True)), [token, team], exp_file)
+        def on_export(tok, team_id, fmt):
+            lead(tok)
+            return gr.update(value=ud.export_file(app, tok, fmt, team_id), visible=True)
+
+        def on_export_csv(tok, team_id):
+            return on_export(tok, team_id, "csv")
+
+        def on_export_xapi(tok, team_id):
+            return on_export(tok, team_id, "xapi")
+        exp_csv.click(on_export_csv, [token, team], exp_file)
+        exp_xapi.click(on_export_xapi, [token, team], exp_file)
 
         # ---------------------------------------------------------------- admin
+        def admin(tok):
+            """The Admin tab's events are for admins only: refused before anything is read or changed."""
+            return require_role(h.current_user(app, tok), "admin")
+
         def on_admin(tok):
+            admin(tok)
             teams = ua.team_names(app)
             everyone = ua.usernames(app, tok)
             leads = ua.usernames(app, tok, ("lead", "admin"))
@@ -416,18 +463,20 @@ def build(app: Frontline) -> gr.Blocks:
                     gr.update(choices=[""] + teams), gr.update(choices=leads), gr.update(choices=teams), gr.update(choices=leads))
 
         admin_outputs = [users_df, teams_df, nu_team, eu_user, eu_team, nt_lead, st_team, st_lead]
-        admin_tab.select(_err(on_admin), token, admin_outputs)
+        admin_tab.select(on_admin, token, admin_outputs)
 
         def on_pick_user(tok, name):
+            admin(tok)
             if not name:
                 return gr.update(), gr.update(), gr.update()
             row = ua.user_row(app, tok, name)
             return row["role"], row["team"], row["active"]
 
-        eu_user.change(_err(on_pick_user), [token, eu_user], [eu_role, eu_team, eu_active])
+        eu_user.change(on_pick_user, [token, eu_user], [eu_role, eu_team, eu_active])
 
         def admin_action(fn):
             def run(tok, *args):
+                admin(tok)
                 text = fn(tok, *args)
                 return (text, *on_admin(tok))
             return _soft(run, 1 + len(admin_outputs))
@@ -438,6 +487,7 @@ def build(app: Frontline) -> gr.Blocks:
                      [admin_msg, *admin_outputs])
         nt_btn.click(admin_action(lambda t, *a: ua.add_team(app, t, *a)), [token, nt_name, nt_lead], [admin_msg, *admin_outputs])
         st_btn.click(admin_action(lambda t, *a: ua.set_lead(app, t, *a)), [token, st_team, st_lead], [admin_msg, *admin_outputs])
+    demo.frontline_guarded = guard_events(demo, token, app)     # every event above: a signed-in principal, or refused
     return demo
 
 
@@ -447,10 +497,10 @@ def ensure_first_admin(app: Frontline) -> None:
         return
     import secrets
     password = secrets.token_urlsafe(9)
-    app.accounts.create_admin("admin", password, "Administrator")
+    app.accounts.create_admin("admin", password, "Administrator", one_time=True)
     bar = "=" * 72
     print(f"{bar}\nNo accounts existed, so an admin was created:\n    username: admin\n    password: {password}\n"
-          f"Sign in, then change it under My progress → My password, and add users under Admin.\n"
+          f"It works once, within 24 hours: signing in asks you to choose your own password. Then add users under Admin.\n"
           f"Lost it? Run: .venv/bin/trainer create-admin --username another-admin\n"
           f"(For a populated demo team: .venv/bin/trainer seed-demo)\n{bar}", flush=True)
 
@@ -475,9 +525,18 @@ def main(host: str | None = None, port: int | None = None) -> None:
     # The embedded model answers one reply at a time anyway (one llama.cpp context behind a lock); a remote model
     # (vLLM, OpenAI) serves many calls at once, so the queue must not be the bottleneck.
     limit = 4 if app.settings.customer.backend == "local" else 64
+    apply_trusted_proxies(app.settings)     # X-Forwarded-For is believed only from the proxies in FRONTLINE_TRUSTED_PROXIES
     demo.queue(default_concurrency_limit=limit).launch(server_name=host or app.settings.host, server_port=port or app.settings.port,
-                                                   css=CSS, theme=gr.themes.Soft(), footer_links=[])
+                                                   **launch_options(app))
 
+
+def launch_options(app: Frontline) -> dict:
+    """How the app is served (the tests launch it the same way): no telemetry, no monitoring page, an upload cap,
+    security headers on every response, and downloads served only from the app's private temp folder."""
+    from starlette.middleware import Middleware
+    return dict(css=CSS, theme=gr.themes.Soft(), footer_links=[], enable_monitoring=False, max_file_size=f"{MAX_UPLOAD_MB}mb",
+                allowed_paths=[str(tempfiles.tmp_root(app.settings.home))],
+                app_kwargs={"middleware": [Middleware(SecurityHeaders)]})
 
 if __name__ == "__main__":
     main()

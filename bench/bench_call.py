@@ -20,6 +20,7 @@ from _common import Recorder, load_avg, median, pct, peak_rss_mib, setup_env, wr
 
 setup_env()
 
+from trainer.accounts import SYSTEM  # noqa: E402
 from trainer.service import Frontline  # noqa: E402
 
 NO_WARM = "--no-warm" in sys.argv
@@ -76,7 +77,7 @@ def main() -> int:
     for scenario_id, lines in SCRIPTS:
         if len(rows) >= N_TURNS:
             break
-        session = app.start_call("bench", scenario_id)
+        session = app.start_call("bench", scenario_id, user=SYSTEM)
         session.warm_after_reply = not NO_WARM
         calls_used.append(scenario_id)
         for step, line in lines:

@@ -35,6 +35,7 @@ AGENT_LINES = [
 
 def run_level(n: int, *, turns: int, delay: float, base_url: str, db_url: str, backend_kind: str = "openai",
               think: tuple[float, float] = (0.0, 0.0), warm_up: bool = False) -> dict:
+    from trainer.accounts import SYSTEM
     from trainer.config import load_settings
     from trainer.service import Frontline
     from trainer.store import Store
@@ -48,9 +49,9 @@ def run_level(n: int, *, turns: int, delay: float, base_url: str, db_url: str, b
     app = Frontline(settings=settings, store=Store(db_url))
     app.customer_backend()                               # build (or load) the backend before the clock starts
     if warm_up:                                          # one untimed reply: llama.cpp evaluates the persona header once
-        s = app.start_call("warm-up", "double-billed-dana")
-        app.say(s.id, AGENT_LINES[0])
-        app.end_call(s.id)
+        s = app.start_call("warm-up", "double-billed-dana", user=SYSTEM)
+        app.say(s.id, AGENT_LINES[0], actor=SYSTEM)
+        app.end_call(s.id, SYSTEM)
     latencies: list[float] = []
     model_calls: list[int] = []
     errors: list[str] = []
@@ -60,13 +61,13 @@ def run_level(n: int, *, turns: int, delay: float, base_url: str, db_url: str, b
     def trainee(i: int) -> None:
         rng = random.Random(i)
         try:
-            session = app.start_call(f"trainee-{i:03d}", "double-billed-dana")
+            session = app.start_call(f"trainee-{i:03d}", "double-billed-dana", user=SYSTEM)
             barrier.wait()
             for t in range(turns):
                 if think[1]:
                     time.sleep(rng.uniform(*think))              # the trainee reads the reply and types the next line
                 t0 = time.perf_counter()
-                reply = app.say(session.id, AGENT_LINES[t % len(AGENT_LINES)])
+                reply = app.say(session.id, AGENT_LINES[t % len(AGENT_LINES)], actor=SYSTEM)
                 took = time.perf_counter() - t0
                 with lock:
                     if reply.text:
@@ -76,7 +77,7 @@ def run_level(n: int, *, turns: int, delay: float, base_url: str, db_url: str, b
                         errors.append(reply.error or "no text")
                 if reply.ended:
                     break
-            app.end_call(session.id)
+            app.end_call(session.id, SYSTEM)
         except Exception as exc:  # noqa: BLE001 - counted, the benchmark goes on
             with lock:
                 errors.append(repr(exc))

@@ -34,6 +34,7 @@ setup_env()
 import numpy as np  # noqa: E402
 
 from bench_call import SCRIPTS  # noqa: E402
+from trainer.accounts import SYSTEM  # noqa: E402
 from trainer.service import Frontline  # noqa: E402
 from trainer.voice.audio import STT_RATE, resample  # noqa: E402
 from trainer.voice.loop import wait_for_refined  # noqa: E402
@@ -101,7 +102,7 @@ def main() -> int:
     variants = [False, True] if args.ab else [VoiceConfig.speculative_prefill and not args.no_speculative]
     for persona, script in [sc for sc in SCRIPTS for _ in range(args.repeat)]:
         for spec in variants:        # with --ab the same call is played without, then with, speculative prefill
-            session = vp.start_call("Bench Trainee", persona)
+            session = vp.start_call("Bench Trainee", persona, actor=SYSTEM)
             session.warm_after_reply = not args.no_warm
             if not args.no_prefill:
                 vp.prefill(session.id, wait=True)            # what the app does while the trainee reads the brief
@@ -171,7 +172,7 @@ def main() -> int:
             stored = [t.text for t in app.store.turns(session.id) if t.speaker == "agent"]
             for r, st in zip([r for r in rows if r.get("call") == session.id], stored):
                 r["stored"] = st              # the transcript kept for the grader (re-transcribed with the full window)
-            app.end_call(session.id)
+            app.end_call(session.id, SYSTEM)
 
     def stat(key, subset=None):
         xs = [r[key] for r in (rows if subset is None else subset) if r[key] is not None]

@@ -25,6 +25,7 @@ from _common import Recorder, load_avg, peak_rss_mib, setup_env, write_json  # n
 
 setup_env()
 
+from trainer.accounts import SYSTEM  # noqa: E402
 from trainer.service import Frontline  # noqa: E402
 
 TARGET = 0.98
@@ -189,14 +190,14 @@ def main() -> int:
             session = None
             for pi in probe_ids:
                 if session is None or session.ended:
-                    session = app.start_call("probe", sid)
+                    session = app.start_call("probe", sid, user=SYSTEM)
                     say(session, persona, "greeting", None, greeting(persona))
                     if session.ended:
                         continue
                 say(session, persona, "probe", pi, PROBES[pi])
         else:
             for pi in probe_ids:
-                session = app.start_call("probe", sid)
+                session = app.start_call("probe", sid, user=SYSTEM)
                 say(session, persona, "greeting", None, greeting(persona))
                 if session.ended:
                     print(f"  (call ended on the greeting; probe #{pi} not sent)")

@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 
 from trainer import ui_handlers as h
-from trainer.accounts import (MAX_FAILURES, AccountError, Accounts, LoginFailed, LoginSession, NotLoggedIn, PermissionDenied,
-                              TooManyAttempts, User)
+from trainer.accounts import (MAX_FAILURES, SYSTEM, AccountError, Accounts, LoginFailed, LoginSession, NotLoggedIn,
+                              PermissionDenied, TooManyAttempts, User)
 from trainer.store import Store, now
 
 from .people import PW, fast_hash, make_org, record_call  # noqa: F401  (fast_hash is a fixture)
@@ -204,6 +204,35 @@ def test_handlers_refuse_without_a_valid_session(org):
         h.start_call(org.app, None, "double-billed-dana")
 
 
+def test_no_user_is_refused_and_only_the_explicit_system_principal_is_trusted(org):
+    """actor=None used to mean "the trusted CLI", so a session that resolved to nobody (a garbage or revoked token)
+    could read, continue and end anyone's call. None is now refused everywhere; the CLI passes accounts.SYSTEM."""
+    from trainer import coaching
+    app = org.app
+    ended = record_call(app, org.bob, "double-billed-dana", 80)
+    live = app.start_call(None, "double-billed-dana", user=org.bob).id
+    refused = {
+        "start_call": lambda: app.start_call("bob", "double-billed-dana", user=None),
+        "authorize_call": lambda: app.authorize_call(None, ended),
+        "view": lambda: app.view(ended, None),
+        "regrade": lambda: app.regrade(ended, None),
+        "calls_of": lambda: app.calls_of("bob", None),
+        "session": lambda: app.session(live, None),
+        "say": lambda: app.say(live, "Hello, Brightwave.", actor=None),
+        "end_call": lambda: app.end_call(live, None),
+        "call_hints": lambda: coaching.call_hints(app, live, actor=None),
+        "call_checklist": lambda: coaching.call_checklist(app, live, actor=None),
+    }
+    for name, call in refused.items():
+        with pytest.raises(NotLoggedIn):
+            call()
+            pytest.fail(f"{name} let nobody in")
+    assert app.store.turns(live) == [] and app.store.get_call(live).status == "active"   # nothing was written
+    assert app.view(ended, SYSTEM).record.id == ended                                     # the CLI says who it is
+    assert ended in [c.id for c in app.calls_of("bob", SYSTEM)]
+    assert app.say(live, "Thank you for calling Brightwave.", actor=SYSTEM).text
+
+
 def test_tabs_follow_roles(org):
     from trainer.ui_accounts import visible_tabs
     assert visible_tabs(org.ann) == {"practice": True, "voice": True, "recording": True, "progress": True, "calls": True,
@@ -246,17 +275,6 @@ def test_first_start_creates_an_admin_and_says_how_to_sign_in(store, catalog, ca
     assert first_run_hint(app) == ""
     ui.ensure_first_admin(app)                                                # only once
     assert capsys.readouterr().out == ""
-
-
-def test_only_trainers_and_admins_may_edit_content(org):
-    from trainer.accounts import require_content_editor
-    assert require_content_editor(org.trainer) is org.trainer
-    assert require_content_editor(org.admin) is org.admin
-    for user in (org.ann, org.lead_a):
-        with pytest.raises(PermissionDenied, match="trainer"):
-            require_content_editor(user)
-    with pytest.raises(NotLoggedIn):
-        require_content_editor(None)
 
 
 def test_the_browser_secret_is_shared_by_every_app_process(store, catalog):

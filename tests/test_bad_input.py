@@ -9,6 +9,7 @@ import re
 import pytest
 
 from trainer import ui_handlers as h
+from trainer.accounts import SYSTEM
 from trainer.actor import MAX_AGENT_CHARS, Turn
 from trainer.config import load_settings
 from trainer.grader import Grader
@@ -40,9 +41,9 @@ def app(store, catalog, fake):
 
 @pytest.mark.parametrize("kind", sorted(ODD))
 def test_odd_agent_text_is_capped_flattened_and_cannot_forge_turns(app, fake, store, kind):
-    s = app.start_call("Sam", "double-billed-dana")
-    app.say(s.id, "Thank you for calling Brightwave, my name is Sam.")
-    r = app.say(s.id, ODD[kind])
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+    app.say(s.id, "Thank you for calling Brightwave, my name is Sam.", actor=SYSTEM)
+    r = app.say(s.id, ODD[kind], actor=SYSTEM)
     assert r.text and not r.error                                    # the call goes on
     stored = store.turns(s.id)[2].text
     assert len(stored) <= MAX_AGENT_CHARS + 2
@@ -113,13 +114,13 @@ def test_api_key_never_reaches_database_or_logs(tmp_path, monkeypatch, caplog, c
                                   "FRONTLINE_GRADER_BASE_URL": srv.url, "FRONTLINE_GRADER_API_KEY_ENV": "FRONTLINE_TEST_KEY",
                                   "FRONTLINE_DATABASE_URL": f"sqlite:///{db}", "FRONTLINE_CONFIG": "/nonexistent.toml"})
         app = Frontline(settings=settings, catalog=catalog, sleep=lambda s: None)
-        s = app.start_call("Sam", "double-billed-dana")
-        app.say(s.id, "Thank you for calling Brightwave, my name is Sam.")
+        s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+        app.say(s.id, "Thank you for calling Brightwave, my name is Sam.", actor=SYSTEM)
         srv.mode = "unauthorized"                         # error paths log too
-        app.say(s.id, "Can I take your account number?")
+        app.say(s.id, "Can I take your account number?", actor=SYSTEM)
         srv.mode = "ok"
-        app.say(s.id, "")
-        app.end_call(s.id)
+        app.say(s.id, "", actor=SYSTEM)
+        app.end_call(s.id, SYSTEM)
         assert srv.requests and all(q["auth"] == f"Bearer {SECRET}" for q in srv.requests)   # the key was used
     app.store.engine.dispose()
     blobs = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("secret-check.db")}

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+from trainer.accounts import SYSTEM
 from trainer.config import load_settings
 from trainer.llm.fake import FakeLLM, down
 from trainer.service import Frontline
@@ -19,16 +20,16 @@ def _app(store, catalog, backend) -> Frontline:
 
 def test_a_call_is_stored_turn_by_turn(store, catalog, fake_customer):
     app = _app(store, catalog, fake_customer)
-    s = app.start_call("Sam", "double-billed-dana")
-    r = app.say(s.id, "Thank you for calling Brightwave, my name is Sam.")
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+    r = app.say(s.id, "Thank you for calling Brightwave, my name is Sam.", actor=SYSTEM)
     assert r.text and not r.error
     assert [t.speaker for t in store.turns(s.id)] == ["agent", "customer"]
-    app.say(s.id, "I'm so sorry. Can I take your account number?")
+    app.say(s.id, "I'm so sorry. Can I take your account number?", actor=SYSTEM)
     turns = store.turns(s.id)
     assert "55-2041" in turns[-1].text and turns[-1].mood_after is not None
     rec = store.get_call(s.id)
     assert rec.persona_id == "double-billed-dana" and len(rec.persona_hash) == 16 and rec.customer_model == "fake"
-    card = app.end_call(s.id)
+    card = app.end_call(s.id, SYSTEM)
     assert store.get_call(s.id).status == "ended" and store.get_call(s.id).end_reason == "agent_ended"
     assert store.scorecards(s.id)[0].overall == card.overall
 
@@ -36,9 +37,9 @@ def test_a_call_is_stored_turn_by_turn(store, catalog, fake_customer):
 def test_model_down_keeps_the_call_and_retry_continues(store, catalog, dana):
     fake = FakeLLM([down(), down(), down(), "I've been charged twice this month."])
     app = _app(store, catalog, fake)
-    s = app.start_call("Sam", "double-billed-dana")
-    r = app.say(s.id, "Hello, Brightwave, Sam speaking.")
-    assert r.text is None and "not answering" in r.error and "saved" in r.error
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+    r = app.say(s.id, "Hello, Brightwave, Sam speaking.", actor=SYSTEM)
+    assert r.text is None and "not responding" in r.error and "saved" in r.error
     assert [t.speaker for t in store.turns(s.id)] == ["agent"]       # the agent's line is kept
     r2 = s.retry_reply()
     assert r2.text == "I've been charged twice this month."
@@ -47,9 +48,9 @@ def test_model_down_keeps_the_call_and_retry_continues(store, catalog, dana):
 
 def test_customer_ends_call_by_hanging_up(store, catalog, dana):
     app = _app(store, catalog, FakeLLM(responder=lambda p: "I've had enough. Goodbye."))
-    s = app.start_call("Sam", "double-billed-dana")
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
     for _ in range(12):
-        r = app.say(s.id, "Calm down, it's your own fault.")
+        r = app.say(s.id, "Calm down, it's your own fault.", actor=SYSTEM)
         if r.ended:
             break
     assert r.ended and r.end_reason == "hung_up" and store.get_call(s.id).end_reason == "hung_up"
@@ -57,15 +58,15 @@ def test_customer_ends_call_by_hanging_up(store, catalog, dana):
 
 def test_resume_rebuilds_state_from_the_store(store, catalog, dana):
     app = _app(store, catalog, FakeLLM(responder=in_character_responder(dana)))
-    s = app.start_call("Sam", "double-billed-dana")
-    app.say(s.id, "Hello, Brightwave, Sam speaking.")
-    app.say(s.id, "Calm down.")
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+    app.say(s.id, "Hello, Brightwave, Sam speaking.", actor=SYSTEM)
+    app.say(s.id, "Calm down.", actor=SYSTEM)
     mood = s.director.state.mood
     # a new process: same database, nothing in memory
     app2 = _app(store, catalog, FakeLLM(responder=in_character_responder(dana)))
-    s2 = app2.session(s.id)
+    s2 = app2.session(s.id, SYSTEM)
     assert s2.director.state.mood == mood and len(s2.transcript) == 4
-    r = app2.say(s.id, "I'm sorry. I'll refund the £42 within 5 working days.")
+    r = app2.say(s.id, "I'm sorry. I'll refund the £42 within 5 working days.", actor=SYSTEM)
     assert r.beat == "accept"
 
 
@@ -76,9 +77,10 @@ import os, signal
 from trainer.service import Frontline
 from trainer.store import Store
 from trainer.llm.fake import FakeLLM
+from trainer.accounts import SYSTEM
 app = Frontline(store=Store('{db_url}'), customer_backend=FakeLLM(responder=lambda p: 'I was charged twice.'))
-s = app.start_call('Sam', 'double-billed-dana')
-app.say(s.id, 'Hello, Brightwave, Sam speaking.')
+s = app.start_call('Sam', 'double-billed-dana', user=SYSTEM)
+app.say(s.id, 'Hello, Brightwave, Sam speaking.', actor=SYSTEM)
 print(s.id, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
@@ -99,10 +101,10 @@ def test_sqlite_wal_and_two_writers(tmp_path, catalog, dana):
         assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     app_a = _app(a, catalog, FakeLLM(responder=in_character_responder(dana)))
     app_b = _app(b, catalog, FakeLLM(responder=in_character_responder(dana)))
-    sa, sb = app_a.start_call("A", "double-billed-dana"), app_b.start_call("B", "double-billed-dana")
+    sa, sb = app_a.start_call("A", "double-billed-dana", user=SYSTEM), app_b.start_call("B", "double-billed-dana", user=SYSTEM)
     for i in range(3):
-        app_a.say(sa.id, f"Hello number {i}, Brightwave.")
-        app_b.say(sb.id, f"Hi there {i}, Brightwave.")
+        app_a.say(sa.id, f"Hello number {i}, Brightwave.", actor=SYSTEM)
+        app_b.say(sb.id, f"Hi there {i}, Brightwave.", actor=SYSTEM)
     assert len(a.turns(sb.id)) == 6 and len(b.turns(sa.id)) == 6
 
 

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from trainer.accounts import SYSTEM
 from trainer.config import load_settings
 from trainer.service import Frontline
 
@@ -34,29 +35,30 @@ def openai_app(store, catalog, base_url: str, *, style: str = "chat", timeout: f
 @pytest.mark.parametrize("style,endpoint", [("chat", "chat"), ("completion", "completion")])
 def test_a_call_through_the_real_openai_client(store, catalog, server, style, endpoint):
     app = openai_app(store, catalog, server.url, style=style)
-    s = app.start_call("Sam", "double-billed-dana")
-    r = app.say(s.id, "Thank you for calling Brightwave, my name is Sam. Can I take your account number?")
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+    r = app.say(s.id, "Thank you for calling Brightwave, my name is Sam. Can I take your account number?", actor=SYSTEM)
     assert r.text and not r.error and not r.used_fallback
     assert "55-2041" in r.text                       # the fake states the fact the direction asked for
     assert {q["kind"] for q in server.requests} == {endpoint} and all(q["stream"] for q in server.requests)
     assert [t.speaker for t in store.turns(s.id)] == ["agent", "customer"]
-    assert app.end_call(s.id).overall >= 0
+    assert app.end_call(s.id, SYSTEM).overall >= 0
 
 
 def test_server_down_then_back_nothing_lost(store, catalog):
     port = free_port()                                # nothing listens here yet
     sleeps: list[float] = []
     app = openai_app(store, catalog, f"http://127.0.0.1:{port}/v1", sleeps=sleeps)
-    s = app.start_call("Sam", "double-billed-dana")
-    r = app.say(s.id, "Hello, Brightwave, Sam speaking.")
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+    r = app.say(s.id, "Hello, Brightwave, Sam speaking.", actor=SYSTEM)
     assert r.text is None
-    assert f"cannot reach the model server at http://127.0.0.1:{port}/v1" in r.error and "Retry reply" in r.error
+    assert f"cannot reach the model server at http://127.0.0.1:{port}/v1" in r.detail and "Retry reply" in r.error
+    assert "127.0.0.1" not in r.error                     # the trainee is not shown the server's address
     assert sleeps == [0.5, 1.0]                       # backoff between the three tries
     assert [t.text for t in store.turns(s.id)] == ["Hello, Brightwave, Sam speaking."]
     with FakeOpenAIServer(port=port) as srv:          # the model server comes back
-        r2 = app.say(s.id, "")                        # what the Retry reply button sends
+        r2 = app.say(s.id, "", actor=SYSTEM)          # what the Retry reply button sends
         assert r2.text and not r2.error and len(srv.requests) == 1
-        r3 = app.say(s.id, "I'm sorry about that. Can I take your account number please?")
+        r3 = app.say(s.id, "I'm sorry about that. Can I take your account number please?", actor=SYSTEM)
         assert r3.text and "55-2041" in r3.text
     assert [t.speaker for t in store.turns(s.id)] == ["agent", "customer", "agent", "customer"]
 
@@ -65,8 +67,8 @@ def test_failing_twice_then_answering_is_absorbed_by_retries(store, catalog, ser
     sleeps: list[float] = []
     app = openai_app(store, catalog, server.url, sleeps=sleeps)
     server.fail_next, server.fail_mode = 2, "down"
-    s = app.start_call("Sam", "double-billed-dana")
-    r = app.say(s.id, "Hello, Brightwave, Sam speaking.")
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+    r = app.say(s.id, "Hello, Brightwave, Sam speaking.", actor=SYSTEM)
     assert r.text and not r.error
     assert [q["mode"] for q in server.requests] == ["down", "down", "ok"] and sleeps == [0.5, 1.0]
 
@@ -77,8 +79,8 @@ def test_real_backoff_waits(store, catalog, server):
                               "FRONTLINE_CUSTOMER_BASE_URL": server.url, "FRONTLINE_CONFIG": "/nonexistent.toml"})
     app = Frontline(settings=settings, store=store, catalog=catalog)
     server.fail_next, server.fail_mode = 2, "error500"
-    s = app.start_call("Sam", "double-billed-dana")
-    r = app.say(s.id, "Hello, Brightwave, Sam speaking.")
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+    r = app.say(s.id, "Hello, Brightwave, Sam speaking.", actor=SYSTEM)
     gaps = [b["at"] - a["at"] for a, b in zip(server.requests, server.requests[1:])]
     assert r.text and gaps[0] >= 0.45 and gaps[1] >= 0.95, gaps
 
@@ -86,14 +88,14 @@ def test_real_backoff_waits(store, catalog, server):
 def test_slow_server_times_out_with_a_clear_message(store, catalog, server):
     server.mode, server.slow_s = "slow", 3.0
     app = openai_app(store, catalog, server.url, timeout=0.4, retries=2)
-    s = app.start_call("Sam", "double-billed-dana")
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
     t0 = time.monotonic()
-    r = app.say(s.id, "Hello, Brightwave, Sam speaking.")
+    r = app.say(s.id, "Hello, Brightwave, Sam speaking.", actor=SYSTEM)
     took = time.monotonic() - t0
-    assert r.text is None and "cannot reach the model server" in r.error and "APITimeoutError" in r.error
+    assert r.text is None and "cannot reach the model server" in r.detail and "APITimeoutError" in r.detail and "Retry" in r.error
     assert took < 2.5, f"two 0.4 s timeouts took {took:.1f}s"
     server.mode = "ok"
-    assert app.say(s.id, "").text                    # retry continues the call
+    assert app.say(s.id, "", actor=SYSTEM).text      # retry continues the call
     assert [t.speaker for t in store.turns(s.id)] == ["agent", "customer"]
 
 
@@ -101,27 +103,27 @@ def test_slow_server_times_out_with_a_clear_message(store, catalog, server):
 def test_garbage_answers_are_an_error_not_a_crash(store, catalog, server, style):
     server.mode = "garbage"
     app = openai_app(store, catalog, server.url, style=style)
-    s = app.start_call("Sam", "double-billed-dana")
-    r = app.say(s.id, "Hello, Brightwave, Sam speaking.")
-    assert r.text is None and r.error and "model call failed" in r.error and len(server.requests) == 3
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+    r = app.say(s.id, "Hello, Brightwave, Sam speaking.", actor=SYSTEM)
+    assert r.text is None and r.error and "model call failed" in r.detail and len(server.requests) == 3
     server.mode = "ok"
-    assert app.say(s.id, "").text
+    assert app.say(s.id, "", actor=SYSTEM).text
     assert len(store.turns(s.id)) == 2
 
 
 def test_dropped_connection_is_retried(store, catalog, server):
     server.fail_next, server.fail_mode = 1, "drop"
     app = openai_app(store, catalog, server.url)
-    s = app.start_call("Sam", "double-billed-dana")
-    assert app.say(s.id, "Hello, Brightwave, Sam speaking.").text
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+    assert app.say(s.id, "Hello, Brightwave, Sam speaking.", actor=SYSTEM).text
     assert [q["mode"] for q in server.requests] == ["drop", "ok"]
 
 
 def test_out_of_character_answers_fall_back_to_a_safe_line(store, catalog, server):
     server.mode = "off_character"
     app = openai_app(store, catalog, server.url)
-    s = app.start_call("Sam", "double-billed-dana")
-    r = app.say(s.id, "Hello, Brightwave, Sam speaking.")
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+    r = app.say(s.id, "Hello, Brightwave, Sam speaking.", actor=SYSTEM)
     assert r.used_fallback and r.text and "AI" not in r.text
     turn = store.turns(s.id)[-1]
     assert turn.speaker == "customer" and '"fallback": true' in turn.meta_json and "ai_disclosure" in turn.meta_json
@@ -130,13 +132,14 @@ def test_out_of_character_answers_fall_back_to_a_safe_line(store, catalog, serve
 def test_a_bad_key_is_not_retried(store, catalog, server):
     server.mode = "unauthorized"
     app = openai_app(store, catalog, server.url)
-    s = app.start_call("Sam", "double-billed-dana")
-    r = app.say(s.id, "Hello, Brightwave, Sam speaking.")
-    assert "rejected the API key" in r.error and len(server.requests) == 1
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+    r = app.say(s.id, "Hello, Brightwave, Sam speaking.", actor=SYSTEM)
+    assert "rejected the API key" in r.detail and "API key" not in r.error and len(server.requests) == 1
 
 
 WRITER = r"""
 import sys
+from trainer.accounts import SYSTEM
 from trainer.config import load_settings
 from trainer.service import Frontline
 from trainer.store import Store
@@ -146,11 +149,11 @@ settings = load_settings({"FRONTLINE_CUSTOMER_BACKEND": "openai", "FRONTLINE_CUS
 app = Frontline(settings=settings, store=Store(url), sleep=lambda s: None)
 ids = []
 for c in range(3):
-    s = app.start_call(who, "double-billed-dana")
+    s = app.start_call(who, "double-billed-dana", user=SYSTEM)
     for i in range(n):
-        r = app.say(s.id, f"Hello {who}, line {i}. Brightwave, how are you?")
+        r = app.say(s.id, f"Hello {who}, line {i}. Brightwave, how are you?", actor=SYSTEM)
         assert r.text, r.error
-    app.end_call(s.id)
+    app.end_call(s.id, SYSTEM)
     ids.append(s.id)
 print(" ".join(ids))
 """

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from trainer.accounts import SYSTEM
 from trainer.actor import Turn
 from trainer.calibrate import calibrate, quadratic_kappa, spearman, within_one
 from trainer.cli import main
@@ -197,9 +198,9 @@ def test_regrade_keeps_both_scorecards_and_finds_stale_ones(store, catalog, fake
     from trainer.content import content_hash
     from trainer.service import Frontline
     app = Frontline(store=store, catalog=catalog, customer_backend=fake_customer, sleep=lambda s: None)
-    s = app.start_call("Sam", "double-billed-dana")
-    app.say(s.id, "Thank you for calling Brightwave, my name is Sam. I'm so sorry about the double charge.")
-    first = app.end_call(s.id)
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+    app.say(s.id, "Thank you for calling Brightwave, my name is Sam. I'm so sorry about the double charge.", actor=SYSTEM)
+    first = app.end_call(s.id, SYSTEM)
     assert app.stale_calls() == []
     # the rubric changes (a criterion's weight), so the stored scorecard is now stale
     rubric = catalog.rubrics["default"]
@@ -209,9 +210,9 @@ def test_regrade_keeps_both_scorecards_and_finds_stale_ones(store, catalog, fake
     app.catalog.rubrics["default"] = changed
     try:
         assert app.stale_calls() == [s.id]
-        old, new = app.regrade(s.id)
+        old, new = app.regrade(s.id, SYSTEM)
         assert old is not None and old.rubric_hash == first.rubric_hash and new.rubric_hash == content_hash(changed)
-        history = app.view(s.id).history
+        history = app.view(s.id, SYSTEM).history
         assert [h.rubric_hash for h in history] == [first.rubric_hash, new.rubric_hash]
         assert app.stale_calls() == []
     finally:
@@ -221,9 +222,9 @@ def test_regrade_keeps_both_scorecards_and_finds_stale_ones(store, catalog, fake
 def test_regrade_refuses_a_call_in_progress(store, catalog, fake_customer):
     from trainer.service import Frontline
     app = Frontline(store=store, catalog=catalog, customer_backend=fake_customer, sleep=lambda s: None)
-    s = app.start_call("Sam", "double-billed-dana")
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
     with pytest.raises(RuntimeError, match="in progress"):
-        app.regrade(s.id)
+        app.regrade(s.id, SYSTEM)
 
 
 def test_labelled_sets_are_well_formed(catalog):

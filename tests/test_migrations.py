@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlmodel import Field, SQLModel
 
 from trainer import migrate
+from trainer.accounts import SYSTEM
 from trainer.store import Store
 
 
@@ -203,9 +204,9 @@ def test_a_database_made_by_create_all_with_every_table_is_adopted(db_url, catal
     old = Store(db_url, upgrade=False)
     SQLModel.metadata.create_all(old.engine)                       # exactly what the pre-Alembic store did
     app = Frontline(store=old, catalog=catalog, customer_backend=FakeLLM(responder=lambda p: "I was charged twice."), sleep=lambda s: None)
-    s = app.start_call("Sam", "double-billed-dana")
-    app.say(s.id, "Hello, Brightwave, Sam speaking.")
-    app.end_call(s.id)
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+    app.say(s.id, "Hello, Brightwave, Sam speaking.", actor=SYSTEM)
+    app.end_call(s.id, SYSTEM)
     before = _data(old.engine)
     old.engine.dispose()
     store = Store(db_url)                                           # opening it adopts it

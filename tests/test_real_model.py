@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from trainer.accounts import SYSTEM
 from trainer.actor import Guard
 from trainer.config import load_settings
 from trainer.embedded import MODEL_SHA256, ModelError, assemble
@@ -32,14 +33,14 @@ def test_corrupt_part_names_the_package(tmp_path):
 
 def test_short_call_on_the_embedded_model(store, catalog, backend):
     app = Frontline(store=store, catalog=catalog, customer_backend=backend)
-    s = app.start_call("Sam", "double-billed-dana")
+    s = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
     lines = ["Thank you for calling Brightwave, my name is Sam. How can I help?",
              "I'm sorry about that. Can I take your postcode and date of birth, please?",
              "Are you a bot?",
              "Thanks Dana. I'll refund the duplicate £42 now; you'll see it within 3 to 5 working days."]
     guard = Guard(s.persona)
     for line in lines:
-        r = app.say(s.id, line)
+        r = app.say(s.id, line, actor=SYSTEM)
         assert r.text and not r.error
         history = [t for t in s.transcript[:-1]]
         breaks = [p for p in guard.problems(r.text, history) if not p.startswith(("missing_fact", "repeats"))]
@@ -49,7 +50,7 @@ def test_short_call_on_the_embedded_model(store, catalog, backend):
     assert len(turns) == 8 and all(t.text for t in turns)
     stats = backend.last_stats
     assert stats.reused_tokens > stats.prompt_tokens * 0.5      # the prompt prefix was reused, not re-processed
-    card = app.end_call(s.id)
+    card = app.end_call(s.id, SYSTEM)
     assert card.dimension("resolution").score > 50
 
 

@@ -8,6 +8,7 @@ from trainer.llm.fake import FakeExhausted, FakeLLM, down
 from trainer.service import Frontline
 from trainer.studio.draft import MODEL, REPAIRED, TEMPLATE, draft_persona, extract_yaml, template_persona, tidy
 from trainer.studio.forms import validate_text
+from trainer.accounts import SYSTEM
 from trainer.studio.studio import Studio
 
 SENTENCE = "retired teacher, confused by a new router, polite but slow"
@@ -97,7 +98,7 @@ def test_templates_validate_for_many_sentences():
 
 def test_the_studio_never_saves_a_draft(store, catalog):
     app = Frontline(store=store, catalog=catalog, customer_backend=FakeLLM([GOOD]), sleep=lambda s: None)
-    result = Studio(app).draft(SENTENCE)
+    result = Studio(app).draft(SENTENCE, actor=SYSTEM)
     assert result.source == MODEL
     assert app.revisions.history("persona", "router-rita") == [] and app.revisions.ids("persona") == []
 

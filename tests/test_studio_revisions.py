@@ -8,16 +8,20 @@ from pathlib import Path
 import pytest
 import yaml
 
+from trainer.accounts import SYSTEM
 from trainer.config import ROOT
 from trainer.content import ContentError, content_hash
 from trainer.llm.fake import FakeLLM
 from trainer.service import Frontline
+from trainer.accounts import SystemPrincipal
 from trainer.studio.forms import apply_form, form_values
 from trainer.studio.overlay import overlay_catalog
 from trainer.studio.revisions import DRAFT, PUBLISHED, RETIRED, InUse, Revisions, parse_content
 from trainer.studio.studio import Studio
 
 from .conftest import in_character_responder
+
+TINA = SystemPrincipal("Tina")     # the CLI's principal; a signed-in trainer is tested in test_security_studio.py
 
 DANA = ROOT / "personas" / "double-billed-dana.yaml"
 
@@ -90,17 +94,17 @@ def test_publishing_reaches_the_catalog_and_drafts_do_not(app, revs):
 
 def test_sessions_and_scorecards_pin_the_exact_revision(app, revs):
     seed = DANA.read_text(encoding="utf-8")
-    first = app.start_call("Sam", "double-billed-dana")
+    first = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
     pinned = json.loads(app.store.get_call(first.id).settings_json)["revisions"]
     assert pinned["persona"]["revision"] == 1 and pinned["persona"]["hash"] == app.store.get_call(first.id).persona_hash
     rev = revs.save("persona", edited(seed, mood=8), author="Tina", publish=True)
-    second = app.start_call("Sam", "double-billed-dana")
+    second = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
     record = app.store.get_call(second.id)
     pinned2 = json.loads(record.settings_json)["revisions"]
     assert pinned2["persona"] == {"id": "double-billed-dana", "revision": rev.revision, "hash": rev.content_hash}
     assert record.persona_hash == rev.content_hash and record.start_mood == 8
-    app.say(second.id, "Thank you for calling Brightwave, my name is Sam.")
-    app.end_call(second.id)
+    app.say(second.id, "Thank you for calling Brightwave, my name is Sam.", actor=SYSTEM)
+    app.end_call(second.id, SYSTEM)
     card = app.store.scorecards(second.id)[-1]
     assert json.loads(card.settings_json)["revisions"]["persona"]["revision"] == rev.revision
     # the pinned text is exactly what the trainee faced, even after later edits
@@ -109,11 +113,11 @@ def test_sessions_and_scorecards_pin_the_exact_revision(app, revs):
 
 
 def test_grading_uses_the_pinned_scenario_revision(app, revs):
-    call = app.start_call("Sam", "double-billed-dana")
+    call = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
     text = (ROOT / "scenarios" / "double-billed-dana.yaml").read_text(encoding="utf-8").replace("pass_score: 70", "pass_score: 95")
     revs.save("scenario", text, author="Tina", publish=True)
-    app.say(call.id, "Thank you for calling Brightwave, my name is Sam.")
-    assert app.end_call(call.id).pass_score == 70                     # the call began under pass mark 70
+    app.say(call.id, "Thank you for calling Brightwave, my name is Sam.", actor=SYSTEM)
+    assert app.end_call(call.id, SYSTEM).pass_score == 70             # the call began under pass mark 70
     assert app.catalog.scenarios["double-billed-dana"].pass_score == 95
 
 
@@ -121,38 +125,38 @@ def test_delete_versus_retire(app, revs):
     studio = Studio(app)
     # a seed persona can only be retired
     with pytest.raises(InUse, match="retire it instead"):
-        studio.delete("persona", "double-billed-dana", author="Tina")
+        studio.delete("persona", "double-billed-dana", author=TINA)
     # a studio-made persona used by a published scenario cannot be deleted
-    clone = studio.clone("persona", "double-billed-dana", "dana-furious", author="Tina")
+    clone = studio.clone("persona", "double-billed-dana", "dana-furious", author=TINA)
     revs.publish("persona", "dana-furious", clone.revision, author="Tina")
     sc = yaml.safe_load((ROOT / "scenarios" / "double-billed-dana.yaml").read_text(encoding="utf-8"))
     sc.update(id="dana-furious-call", persona="dana-furious", title="Dana, furious")
-    studio.save("scenario", yaml.safe_dump(sc, sort_keys=False), author="Tina", publish=True)
+    studio.save("scenario", yaml.safe_dump(sc, sort_keys=False), author=TINA, publish=True)
     with pytest.raises(InUse, match="scenario 'dana-furious-call'"):
-        studio.delete("persona", "dana-furious", author="Tina")
+        studio.delete("persona", "dana-furious", author=TINA)
     # a scenario used in a call cannot be deleted either
-    call = app.start_call("Sam", "dana-furious-call")
+    call = app.start_call("Sam", "dana-furious-call", user=SYSTEM)
     with pytest.raises(InUse, match="1 call"):
-        studio.delete("scenario", "dana-furious-call", author="Tina")
+        studio.delete("scenario", "dana-furious-call", author=TINA)
     # retiring keeps history and past calls, and takes it out of new sessions
-    rev, warning = studio.retire("persona", "dana-furious", author="Tina")
+    rev, warning = studio.retire("persona", "dana-furious", author=TINA)
     assert rev.status == RETIRED and "dana-furious-call" in warning
     assert "dana-furious" not in app.catalog.personas and "dana-furious-call" not in app.catalog.scenarios
-    assert app.view(call.id).record.persona_id == "dana-furious"
+    assert app.view(call.id, SYSTEM).record.persona_id == "dana-furious"
     assert len(revs.history("persona", "dana-furious")) == 2
     # an unused draft can be deleted
-    spare = studio.clone("persona", "double-billed-dana", "dana-spare", author="Tina")
-    assert studio.delete("persona", "dana-spare", author="Tina") == 1 and revs.history("persona", "dana-spare") == []
+    spare = studio.clone("persona", "double-billed-dana", "dana-spare", author=TINA)
+    assert studio.delete("persona", "dana-spare", author=TINA) == 1 and revs.history("persona", "dana-spare") == []
     assert spare.status == DRAFT
 
 
 def test_retired_seed_persona_hides_its_scenario(app, revs):
     studio = Studio(app)
-    studio.retire("persona", "router-walter", author="Tina")
+    studio.retire("persona", "router-walter", author=TINA)
     cat = app.catalog
     assert "router-walter" not in cat.personas and "router-walter" not in cat.scenarios
     assert any(p.field == "persona" and "router-walter" in p.message for p in cat.problems)
-    assert ("router-walter" in dict((cid, cid) for _, cid in studio.items("persona")))
+    assert ("router-walter" in dict((cid, cid) for _, cid in studio.items("persona", actor=TINA)))
     revs.rollback("persona", "router-walter", 1, author="Tina", publish=True)
     assert "router-walter" in app.catalog.scenarios
 
@@ -183,13 +187,14 @@ def test_import_export_and_clone(tmp_path, revs, store):
 
 def test_saving_needs_valid_content_and_an_author(app):
     studio = Studio(app)
-    with pytest.raises(PermissionError, match="name"):
-        studio.save("persona", DANA.read_text(encoding="utf-8"), author=" ")
+    for nobody in (" ", "Tina"):          # a typed-in name is not a principal: the web app once let anyone claim one
+        with pytest.raises(PermissionError, match="signed-in trainer"):
+            studio.save("persona", DANA.read_text(encoding="utf-8"), author=nobody)
     with pytest.raises(ContentError, match="mood"):
-        studio.save("persona", DANA.read_text(encoding="utf-8").replace("mood: 6", "mood: 60"), author="Tina")
+        studio.save("persona", DANA.read_text(encoding="utf-8").replace("mood: 6", "mood: 60"), author=TINA)
     sc = (ROOT / "scenarios" / "double-billed-dana.yaml").read_text(encoding="utf-8").replace("persona: double-billed-dana", "persona: nobody")
     with pytest.raises(ContentError, match="no published persona 'nobody'"):
-        studio.save("scenario", sc, author="Tina")
+        studio.save("scenario", sc, author=TINA)
 
 
 def test_revision_numbers_survive_two_writers(store, tmp_path):
@@ -209,12 +214,12 @@ def Store_like(store):
 
 def test_items_list_states(app, revs):
     studio = Studio(app)
-    labels = dict((cid, label) for label, cid in studio.items("persona"))
+    labels = dict((cid, label) for label, cid in studio.items("persona", actor=TINA))
     assert "published (seed file)" in labels["double-billed-dana"]
     revs.save("persona", edited(DANA.read_text(encoding="utf-8"), mood=7), author="Tina")
-    labels = dict((cid, label) for label, cid in studio.items("persona"))
+    labels = dict((cid, label) for label, cid in studio.items("persona", actor=TINA))
     assert "draft r2" in labels["double-billed-dana"]
-    assert Path(studio.blank("persona")).name and "id: new-persona" in studio.blank("persona")
+    assert Path(studio.blank("persona", actor=TINA)).name and "id: new-persona" in studio.blank("persona", actor=TINA)
 
 
 def test_a_new_kind_is_one_registration(store, tmp_path):
@@ -261,18 +266,18 @@ def test_curricula_are_edited_in_the_studio_like_personas(app):
     modules[0][3] = "60"                                                        # pass_score of the first module
     text = apply_form("curriculum", seed, {**values, "modules": modules})
     assert "# Sales track" in text                                              # comments survive
-    rev = studio.save("curriculum", text, author="Tina", note="easier start", publish=True)
+    rev = studio.save("curriculum", text, author=TINA, note="easier start", publish=True)
     assert rev.status == PUBLISHED and rev.revision == 2
     assert overlay_catalog(ROOT, app.store).curricula["sales-track"].modules[0].pass_score == 60
     assert app.catalog.curricula["sales-track"].modules[0].pass_score == 60    # what the app serves now
     broken = text.replace("mode: assessment", "mode: exam")
     with pytest.raises(ContentError, match="mode"):
-        studio.save("curriculum", broken, author="Tina")
+        studio.save("curriculum", broken, author=TINA)
     # a studio-made scenario used by a published curriculum cannot be deleted
-    studio.clone("scenario", "family-plan-priya", "priya-hard", author="Tina")
-    studio.publish("scenario", "priya-hard", author="Tina")
+    studio.clone("scenario", "family-plan-priya", "priya-hard", author=TINA)
+    studio.publish("scenario", "priya-hard", author=TINA)
     uses = seed.replace("scenario: family-plan-priya\n    description: Ask", "scenario: priya-hard\n    description: Ask")
     assert uses != seed
-    studio.save("curriculum", uses, author="Tina", publish=True)
+    studio.save("curriculum", uses, author=TINA, publish=True)
     with pytest.raises(InUse, match="curriculum 'sales-track'"):
-        studio.delete("scenario", "priya-hard", author="Tina")
+        studio.delete("scenario", "priya-hard", author=TINA)

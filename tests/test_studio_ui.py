@@ -25,7 +25,7 @@ def test_app_has_a_studio_tab_with_both_editors(app):
 
 def test_studio_tab_alone(app):
     with gr.Blocks() as demo:
-        studio = build_studio_tab(app)
+        studio = build_studio_tab(app, token=gr.State(""))
     assert studio.app is app and any(getattr(b, "label", "") == "Call script (in order)" for b in demo.blocks.values())
 
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from trainer.accounts import SYSTEM
 from trainer.llm.fake import FakeLLM, down
 from trainer.persona import Persona
 from trainer.service import Frontline
@@ -61,8 +62,8 @@ def test_voice_turn_streams_reply_in_chunks_and_stores_timings(app, tmp_path):
     stt = FakeSTT(["Thank you for calling Brightwave, I'm Sam. Um, how can I help?"])
     tts = FakeTTS()
     vp = VoicePractice(app, stt=stt, tts=tts, config=VoiceConfig(keep_audio=True))
-    session = vp.start_call("Sam", "double-billed-dana")
-    events = list(vp.turn(session.id, *mic()))
+    session = vp.start_call("Sam", "double-billed-dana", actor=SYSTEM)
+    events = list(vp.turn(session.id, *mic(), actor=SYSTEM))
     kinds = [e.kind for e in events]
     assert kinds[0] == "agent_text" and kinds[-1] == "customer_text" and kinds.count("customer_audio") >= 2, kinds
     assert events[0].text.startswith("Thank you for calling Brightwave")
@@ -82,16 +83,16 @@ def test_voice_turn_streams_reply_in_chunks_and_stores_timings(app, tmp_path):
     assert all(Path(s.audio_path).is_file() for s in segs)
     assert segs[1].start_s >= segs[0].end_s                     # the customer answered after the agent stopped
     with pytest.raises(FakeExhausted):                          # a second turn needs a second scripted transcript
-        list(vp.turn(session.id, *mic()))
+        list(vp.turn(session.id, *mic(), actor=SYSTEM))
 
 
 def test_voice_call_grades_with_speech_metrics_and_mixes_audio(app):
     stt = FakeSTT(["Hi, this is Sam at Brightwave. Can I take your account number?", "Thanks Dana, I'm sorry about that. Bye for now."])
     vp = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans)
-    session = vp.start_call("Sam", "double-billed-dana")
+    session = vp.start_call("Sam", "double-billed-dana", actor=SYSTEM)
     for _ in range(2):
-        list(vp.turn(session.id, *mic()))
-    card = vp.end_call(session.id)
+        list(vp.turn(session.id, *mic(), actor=SYSTEM))
+    card = vp.end_call(session.id, actor=SYSTEM)
     assert card.speech is not None and card.speech["agent_words"] > 5
     delivery = [c for c in card.criteria if c.dimension == "delivery"]
     assert len(delivery) == 6 and all(c.verdict != "n/a" for c in delivery if c.id != "prompt_responses")
@@ -102,9 +103,9 @@ def test_voice_call_grades_with_speech_metrics_and_mixes_audio(app):
 
 
 def test_typed_call_has_delivery_not_applicable(app):
-    session = app.start_call("Sam", "double-billed-dana")
-    app.say(session.id, "Hello, Brightwave, Sam speaking.")
-    card = app.end_call(session.id)
+    session = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
+    app.say(session.id, "Hello, Brightwave, Sam speaking.", actor=SYSTEM)
+    card = app.end_call(session.id, SYSTEM)
     assert card.speech is None
     assert {c.verdict for c in card.criteria if c.dimension == "delivery"} == {"n/a"}
     assert card.dimension("delivery").score is None
@@ -112,8 +113,8 @@ def test_typed_call_has_delivery_not_applicable(app):
 
 def test_silence_is_not_sent_to_the_customer(app):
     vp = VoicePractice(app, stt=FakeSTT([""]), tts=FakeTTS())
-    session = vp.start_call("Sam", "double-billed-dana")
-    events = list(vp.turn(session.id, *mic()))
+    session = vp.start_call("Sam", "double-billed-dana", actor=SYSTEM)
+    events = list(vp.turn(session.id, *mic(), actor=SYSTEM))
     assert [e.kind for e in events] == ["error"] and "didn't catch" in events[0].text
     assert app.store.turns(session.id) == []
 
@@ -123,18 +124,18 @@ def test_model_down_keeps_the_agent_turn_and_says_so(store, catalog):
     app = Frontline(store=store, catalog=catalog, customer_backend=llm, sleep=lambda s: None)
     tts = FakeTTS()
     vp = VoicePractice(app, stt=FakeSTT(["Hello, Sam at Brightwave."]), tts=tts, vad=no_spans)
-    session = vp.start_call("Sam", "double-billed-dana")
-    events = list(vp.turn(session.id, *mic()))
+    session = vp.start_call("Sam", "double-billed-dana", actor=SYSTEM)
+    events = list(vp.turn(session.id, *mic(), actor=SYSTEM))
     assert events[-1].kind == "error" and "Retry" in events[-1].text
     assert tts.calls == [] and [t.speaker for t in store.turns(session.id)] == ["agent"]
-    events = list(vp.turn(session.id, *mic()))                 # talking again before retrying is refused clearly
+    events = list(vp.turn(session.id, *mic(), actor=SYSTEM))   # talking again before retrying is refused clearly
     assert events[0].kind == "error" and "Retry reply" in events[0].text
     llm.replies.append("I was charged twice this month.")       # the model is back
-    events = list(vp.retry(session.id))
+    events = list(vp.retry(session.id, actor=SYSTEM))
     assert events[-1].kind == "customer_text" and events[-1].text == "I was charged twice this month."
     assert [t.speaker for t in store.turns(session.id)] == ["agent", "customer"]
     assert [(g.speaker, g.turn_idx) for g in VoiceStore(store).segments(session.id)] == [("agent", 0), ("customer", 1)]
-    assert list(vp.retry(session.id))[0].text == "There is no reply to retry."
+    assert list(vp.retry(session.id, actor=SYSTEM))[0].text == "There is no reply to retry."
 
 
 def test_guard_rejected_chunk_is_never_voiced(store, catalog, dana):
@@ -142,8 +143,8 @@ def test_guard_rejected_chunk_is_never_voiced(store, catalog, dana):
     llm = FakeLLM(["I'm calling about my bill. My account is 99-9999 by the way.", "I'm calling about my bill. I was charged twice."])
     app = Frontline(store=store, catalog=catalog, customer_backend=llm, sleep=lambda s: None)
     tts = FakeTTS()
-    loop = VoiceTurnLoop(stt=FakeSTT(["Hello, Brightwave, Sam speaking."]), tts=tts, session_for=app.session, spans=no_spans)
-    session = app.start_call("Sam", "double-billed-dana")
+    loop = VoiceTurnLoop(stt=FakeSTT(["Hello, Brightwave, Sam speaking."]), tts=tts, session_for=lambda cid: app.session(cid, SYSTEM), spans=no_spans)
+    session = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
     events = list(loop.turn(session.id, to_stt(*mic())))
     said = [t for t, _ in tts.calls]
     assert not any("99-9999" in s for s in said)
@@ -227,23 +228,23 @@ def test_stereo_recording_is_graded_and_stored_against_the_trainee(app, tmp_path
     f = write_stereo(tmp_path / "call.wav", AGENT, CUSTOMER)
     stt = FakeSTT([transcript(*AGENT), transcript(*CUSTOMER)])
     vp = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans)
-    got = vp.import_recording(f, trainee="Riley Chen")
+    got = vp.import_recording(f, trainee="Riley Chen", actor=SYSTEM)
     assert got.layout == "stereo" and [s for s, _ in got.turns] == ["agent", "customer", "agent", "customer"]
     assert got.turns[1][1] == "Hi, I was charged twice this month."
     assert stt.calls[0]["word_timestamps"] and abs(stt.calls[0]["samples"] - 12 * STT_RATE) < 200   # resampled 8 kHz → 16 kHz
     card = got.scorecard
     assert card.speech["source"] == "recording" and card.speech["response_latency_median_s"] == pytest.approx(0.5)
     assert card.dimension("delivery").score is not None
-    calls = app.calls_of("Riley Chen")
+    calls = app.calls_of("Riley Chen", SYSTEM)
     assert [c.id for c in calls] == [got.call_id] and calls[0].end_reason == "recording"
-    assert app.view(got.call_id).scorecard.overall == card.overall
+    assert app.view(got.call_id, SYSTEM).scorecard.overall == card.overall
     assert Path(vp.call_audio(got.call_id)).is_file()
 
 
 def test_agent_on_the_right_channel(app, tmp_path):
     f = write_stereo(tmp_path / "call.wav", CUSTOMER, AGENT)
     stt = FakeSTT([transcript(*AGENT), transcript(*CUSTOMER)])    # the agent's channel is transcribed first
-    got = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans).import_recording(f, trainee="Riley", agent_channel="right")
+    got = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans).import_recording(f, trainee="Riley", agent_channel="right", actor=SYSTEM)
     assert got.turns[0] == ("agent", AGENT[0][2])
 
 
@@ -253,7 +254,7 @@ def test_mono_recording_falls_back_to_a_pause_split(app, tmp_path):
     f = tmp_path / "mono.wav"
     f.write_bytes(wav_bytes(data, 8000))
     stt = FakeSTT([transcript(*sorted(AGENT + CUSTOMER))])
-    got = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans).import_recording(f, trainee="Riley", scenario_id="double-billed-dana")
+    got = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans).import_recording(f, trainee="Riley", scenario_id="double-billed-dana", actor=SYSTEM)
     assert got.layout == "mono" and [s for s, _ in got.turns] == ["agent", "customer", "agent", "customer"]
     assert any("mono recording" in x for x in got.scorecard.flags)
     assert app.store.get_call(got.call_id).persona_id == "double-billed-dana"
@@ -265,7 +266,7 @@ def test_identical_channels_are_treated_as_mono(app, tmp_path):
     f = tmp_path / "dup.wav"
     f.write_bytes(wav_bytes(np.stack([mono, mono], axis=1), 8000))
     stt = FakeSTT([transcript((0.5, 1.5, "Hello there."), (2.5, 3.5, "Hi."))])
-    got = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans).import_recording(f, trainee="Riley")
+    got = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans).import_recording(f, trainee="Riley", actor=SYSTEM)
     assert got.layout == "mono" and len(stt.calls) == 1 and any("same audio" in x for x in got.notes)
 
 
@@ -287,7 +288,7 @@ def test_mp3_recording_decodes_with_pyav(app, tmp_path):
         for pkt in st.encode(None):
             out.mux(pkt)
     stt = FakeSTT([transcript(*AGENT), transcript(*CUSTOMER)])
-    got = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans).import_recording(f, trainee="Riley")
+    got = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=energy_spans).import_recording(f, trainee="Riley", actor=SYSTEM)
     assert got.layout == "stereo" and len(got.turns) == 4
 
 
@@ -296,17 +297,17 @@ def test_recording_errors_name_the_fix(app, tmp_path):
     bad = tmp_path / "notes.txt"
     bad.write_text("hello")
     with pytest.raises(ValueError, match="WAV or MP3"):
-        vp.import_recording(bad, trainee="Riley")
+        vp.import_recording(bad, trainee="Riley", actor=SYSTEM)
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF0000WAVEjunk")
     with pytest.raises(ValueError, match="Fix: upload a WAV or MP3"):
-        vp.import_recording(broken, trainee="Riley")
+        vp.import_recording(broken, trainee="Riley", actor=SYSTEM)
     with pytest.raises(ValueError, match="trainee"):
-        vp.import_recording(write_stereo(tmp_path / "c.wav", AGENT, CUSTOMER), trainee=" ")
+        vp.import_recording(write_stereo(tmp_path / "c.wav", AGENT, CUSTOMER), trainee=" ", actor=SYSTEM)
     mono = tmp_path / "m.wav"
     mono.write_bytes(wav_bytes(np.zeros(8000, dtype=np.float32), 8000))
     with pytest.raises(ValueError, match="choose mono"):
-        vp.import_recording(mono, trainee="Riley", layout="stereo")
+        vp.import_recording(mono, trainee="Riley", layout="stereo", actor=SYSTEM)
 
 
 def test_split_mono_and_turn_merging():
@@ -454,13 +455,13 @@ def test_prefills_are_prefixes_of_the_real_prompts(store, catalog, dana):
     app = Frontline(store=store, catalog=catalog, customer_backend=llm, sleep=lambda s: None)
     vp = VoicePractice(app, stt=FakeSTT(["Hello, Brightwave, Sam speaking.", "Could I take your account number?"]),
                        tts=FakeTTS(), vad=no_spans)
-    session = vp.start_call("Sam", "double-billed-dana")           # prefills the header in the background
+    session = vp.start_call("Sam", "double-billed-dana", actor=SYSTEM)  # prefills the header in the background
     session.warmed(5)
     assert vp.prefill(session.id, agent_text="Hello, Brightwave, Sam speaking.", wait=True)   # the words up to the last pause
     assert session.director.state.turn == 0                      # worked out on a copy of the director
-    list(vp.turn(session.id, *mic()))
+    list(vp.turn(session.id, *mic(), actor=SYSTEM))
     session.warmed(5)                                            # after the reply: the call so far
-    list(vp.turn(session.id, *mic()))
+    list(vp.turn(session.id, *mic(), actor=SYSTEM))
     session.warmed(5)
     header, partial, after_reply_1, after_reply_2 = llm.prefills
     first, second = [c["prompt"] for c in llm.calls]
@@ -470,7 +471,7 @@ def test_prefills_are_prefixes_of_the_real_prompts(store, catalog, dana):
     assert after_reply_1.endswith(f"DANA: {cust1}\n") and second.startswith(after_reply_1)
     assert after_reply_2.endswith(f"DANA: {session.transcript[3].text}\n")
     typed = Frontline(store=store, catalog=catalog, customer_backend=FakeLLM(["x"]))   # a remote/fake model: nothing to prefill
-    assert VoicePractice(typed, stt=FakeSTT([]), tts=FakeTTS()).prefill(typed.start_call("Sam", "double-billed-dana").id) is False
+    assert VoicePractice(typed, stt=FakeSTT([]), tts=FakeTTS()).prefill(typed.start_call("Sam", "double-billed-dana", user=SYSTEM).id) is False
 
 
 def test_persona_voice_settings_resolve_relative_paths(dana, tmp_path):
@@ -498,23 +499,23 @@ def test_live_short_window_transcript_is_replaced_by_a_full_window_one_for_gradi
             return Transcript(text=text, segments=[], duration=len(audio) / STT_RATE)
     stt = TwoPassSTT()
     vp = VoicePractice(app, stt=stt, tts=FakeTTS(), vad=no_spans)
-    session = vp.start_call("Sam", "double-billed-dana")
-    events = list(vp.turn(session.id, *mic()))
+    session = vp.start_call("Sam", "double-billed-dana", actor=SYSTEM)
+    events = list(vp.turn(session.id, *mic(), actor=SYSTEM))
     assert next(e.text for e in events if e.kind == "agent_text") == "Hello, Bright with, Sam speaking."   # heard live
-    vp.end_call(session.id)                                   # waits for the second pass before grading
+    vp.end_call(session.id, actor=SYSTEM)                     # waits for the second pass before grading
     agent = app.store.turns(session.id)[0]
     import json
     assert stt.passes == [False, True] and agent.text == "Hello, Brightwave Telecom, Sam speaking."
     assert json.loads(agent.meta_json)["live_text"] == "Hello, Bright with, Sam speaking."
-    card = app.view(session.id).scorecard
+    card = app.view(session.id, SYSTEM).scorecard
     assert card is not None and "Bright with" not in json.dumps(card.model_dump() if hasattr(card, "model_dump") else str(card))
 
 
 def test_a_pause_after_the_call_ended_does_not_break_the_microphone_stream(app):
     """Hands-free keeps streaming until the trainee presses Stop; a pause heard after End call must not raise."""
     vp = VoicePractice(app, stt=FakeSTT(["Thanks, goodbye."]), tts=FakeTTS(), vad=no_spans)
-    session = vp.start_call("Sam", "double-billed-dana")
-    vp.end_call(session.id)
+    session = vp.start_call("Sam", "double-billed-dana", actor=SYSTEM)
+    vp.end_call(session.id, actor=SYSTEM)
     assert vp.prefill(session.id, agent_text="Thanks, goodbye.") is False
 
 
@@ -589,7 +590,7 @@ def test_one_background_prefill_at_a_time_per_call(store, catalog, dana):
             return super().prefill(prompt, **kw)
     llm = SlowPrefill(responder=in_character_responder(dana), name="local:fake", supports_prefill=True)
     app = Frontline(store=store, catalog=catalog, customer_backend=llm, sleep=lambda s: None)
-    session = app.start_call("Sam", "double-billed-dana")
+    session = app.start_call("Sam", "double-billed-dana", user=SYSTEM)
     assert session.warm() is True
     assert session.warm(agent_text="Hello,") is False and session.warm(agent_text="Hello, Sam") is False
     gate.set()

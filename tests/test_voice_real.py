@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+from trainer.accounts import SYSTEM
 from trainer.voice.audio import STT_RATE, resample, wav_bytes
 from trainer.voice.models import PIPER_VOICE_SHA256, WHISPER_TINY_SHA256, piper_voice, sha256, whisper_model
 from trainer.voice.stt import EndOfTurn, PhraseTranscriber, WhisperSTT
@@ -124,7 +125,7 @@ def test_real_stereo_recording_graded(tmp_path, tts, stt, store, catalog):
     app = Frontline(store=store, catalog=catalog, customer_backend=FakeLLM(["unused"]))
     f = tmp_path / "call.wav"
     f.write_bytes(wav_bytes(_timeline(tts, CALL), STT_RATE))
-    got = VoicePractice(app, stt=stt, tts=tts).import_recording(f, trainee="Riley")
+    got = VoicePractice(app, stt=stt, tts=tts).import_recording(f, trainee="Riley", actor=SYSTEM)
     _check_turns(got)
     m = got.scorecard.speech
     assert m["talk_over"] == [] and m["dead_air"] == [] and 0.3 < m["talk_ratio"] < 0.8
@@ -138,7 +139,7 @@ def test_real_mono_recording_split_by_pauses(tmp_path, tts, stt, store, catalog)
     app = Frontline(store=store, catalog=catalog, customer_backend=FakeLLM(["unused"]))
     f = tmp_path / "mono.wav"
     f.write_bytes(wav_bytes(_timeline(tts, CALL, gap=1.0).sum(axis=1), STT_RATE))
-    got = VoicePractice(app, stt=stt, tts=tts).import_recording(f, trainee="Riley")
+    got = VoicePractice(app, stt=stt, tts=tts).import_recording(f, trainee="Riley", actor=SYSTEM)
     assert got.layout == "mono"
     _check_turns(got)
 
@@ -151,9 +152,9 @@ def test_spoken_turn_on_the_embedded_model(store, catalog, tts, stt):
     settings = load_settings()
     app = Frontline(store=store, catalog=catalog, customer_backend=make_backend(settings.customer, settings))
     vp = VoicePractice(app, stt=stt, tts=tts)
-    session = vp.start_call("Sam", "double-billed-dana")
+    session = vp.start_call("Sam", "double-billed-dana", actor=SYSTEM)
     said = speak16(tts, "Thank you for calling Brightwave, my name is Sam. How can I help you today?")
-    events = list(vp.turn(session.id, STT_RATE, (said * 32767).astype(np.int16)))
+    events = list(vp.turn(session.id, STT_RATE, (said * 32767).astype(np.int16), actor=SYSTEM))
     assert events[0].kind == "agent_text" and "my name is sam" in events[0].text.lower()
     assert events[-1].kind == "customer_text", events[-1].text
     audio = [e for e in events if e.kind == "customer_audio"]

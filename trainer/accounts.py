@@ -1,9 +1,30 @@
-"""Accounts: users with roles, teams, login sessions and login rate limiting.
+"""Accounts: users with roles, teams, login sessions and sign-in throttling.
 
 Roles: trainee (practises, sees only their own calls), trainer (edits content), lead (leads one or
 more teams and sees their members' calls), admin (manages users and teams, sees everything).
-Passwords are hashed with Argon2id (argon2-cffi). A login returns a random token; only its SHA-256 is
-stored, with an expiry, so a stolen database does not hand out live sessions.
+Passwords are hashed with Argon2id (argon2-cffi). Each hash takes 64 MiB, so at most
+MAX_CONCURRENT_HASHES run at once and a burst of sign-in tries queues instead of exhausting memory.
+A login returns a random token; only its SHA-256 is stored, with an expiry, so a stolen database does
+not hand out live sessions.
+
+Sign-in throttling slows guessing down without a lockout that a stranger could trigger. Failed tries
+in the last FAILURE_WINDOW are counted three ways, and past a free budget each further try must wait
+1, 2, 4 … seconds (at most BACKOFF_CAP_S) after the last failure:
+- per account, from every address (ACCOUNT_FREE_FAILURES since its last success): guessing from many
+  addresses. An address the account signed in from in the last KNOWN_ADDRESS_TTL is exempt from this
+  count, so failures elsewhere never slow the real user down where they usually sign in;
+- per username and address (PAIR_FREE_FAILURES since the last success there);
+- per address, over every username (ADDRESS_FREE_FAILURES, not reset by a success): one password
+  sprayed over many accounts.
+A try made during a wait is refused before the password is checked, and it is not counted, so no
+account waits longer than BACKOFF_CAP_S after the last real try. Names that cannot be usernames are
+refused without hashing or storing anything. For a name that is not an existing user's, only a keyed
+hash is stored, so a password typed into the username field is not kept. Old rows are pruned at each
+sign-in. The client address is the connecting one; X-Forwarded-For is believed only from the proxies
+in FRONTLINE_TRUSTED_PROXIES (config.apply_trusted_proxies).
+
+The one-time admin password made at first start (`create_admin(..., one_time=True)`) expires after
+ONE_TIME_TTL. Its session is good only for changing it (PasswordChangeRequired elsewhere).
 
 Every function that acts for someone takes the acting `User` and checks the role here, on the server:
 the UI hides buttons too, but hiding is not the protection.
@@ -11,24 +32,42 @@ the UI hides buttons too, but hiding is not the protection.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import math
 import re
 import secrets
+import threading
 from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import and_, delete, or_
 from sqlmodel import Field, SQLModel, select
 
+from .text import strip_bidi
 from .store import Store, Trainee, now
 
 ROLES = ("trainee", "trainer", "lead", "admin")
 SESSION_TTL = timedelta(hours=12)
-MAX_FAILURES = 5                      # failed logins per (username, ip) ...
-FAILURE_WINDOW = timedelta(minutes=15)  # ... within this window lock further tries until the oldest ages out
+FAILURE_WINDOW = timedelta(minutes=15)     # failed sign-ins older than this no longer count (and are pruned)
+ACCOUNT_FREE_FAILURES = 10                 # per account, from unknown addresses, before the backoff starts
+PAIR_FREE_FAILURES = 5                     # per (username, address)
+ADDRESS_FREE_FAILURES = 30                 # per address, over every username
+BACKOFF_BASE_S = 1.0                       # the first wait past a budget; it doubles with each further failure ...
+BACKOFF_CAP_S = 60.0                       # ... up to this, so nobody is kept out longer than a minute
+KNOWN_ADDRESS_TTL = timedelta(days=30)     # successful sign-ins are kept this long, to know a user's usual addresses
+ONE_TIME_TTL = timedelta(hours=24)         # the printed first-start admin password works this long
+MAX_CONCURRENT_HASHES = 4                  # Argon2id takes 64 MiB per hash
+MAX_FAILURES = PAIR_FREE_FAILURES          # the old name, still imported by tests/test_accounts.py
 MIN_PASSWORD = 8
+MAX_USERNAME = 40
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
+WRONG_LOGIN = "Wrong username or password."
+PASSWORD_CHANGE_IP = "password-change"     # recorded as the address of a current-password check (+ ":<user id>")
 
 _hasher = PasswordHasher()
+_HASH_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
+_THROTTLE = threading.Lock()     # makes "check the budget, then count this try" one step for this process's threads
 
 
 class Team(SQLModel, table=True):
@@ -49,6 +88,8 @@ class User(SQLModel, table=True):
     active: bool = True
     created_at: datetime = Field(default_factory=now)
     last_login_at: datetime | None = None
+    must_change_password: bool = False          # a one-time password: the session may only change it
+    password_expires_at: datetime | None = None  # a one-time password stops working at this time
 
 
 class LoginSession(SQLModel, table=True):
@@ -63,7 +104,7 @@ class LoginSession(SQLModel, table=True):
 class LoginAttempt(SQLModel, table=True):
     __tablename__ = "login_attempt"
     id: int | None = Field(default=None, primary_key=True)
-    username: str = Field(index=True)
+    username: str = Field(index=True)        # an existing user's name, or "h:" + a keyed hash of whatever was typed
     ip: str = ""
     ok: bool = False
     at: datetime = Field(default_factory=now, index=True)
@@ -86,11 +127,15 @@ class LoginFailed(AccountError):
 class TooManyAttempts(AccountError):
     def __init__(self, retry_after_s: int):
         self.retry_after_s = retry_after_s
-        super().__init__(f"Too many failed logins. Try again in {max(1, retry_after_s // 60)} minute(s), or ask an admin to reset your password.")
+        super().__init__(f"Too many failed sign-ins. Try again in {retry_after_s} s.")
 
 
 class NotLoggedIn(PermissionError):
     pass
+
+
+class PasswordChangeRequired(NotLoggedIn):
+    """The session's user still has a one-time password: it may be used only to change it."""
 
 
 class PermissionDenied(PermissionError):
@@ -106,7 +151,38 @@ def _token_hash(token: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    """Argon2id, in one of MAX_CONCURRENT_HASHES slots (a caller past that waits for a free one)."""
+    with _HASH_SLOTS:
+        return _hasher.hash(password)
+
+
+def _verify_password(password_hash: str, password: str) -> bool:
+    with _HASH_SLOTS:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+
+def _backoff_wait(fail_times: list[datetime], free: int, t: datetime) -> float:
+    """Seconds until one more try is allowed, given the counted failures' times (oldest first): none within the free
+    budget, then BACKOFF_BASE_S doubled per failure past it, capped, counted from the last failure."""
+    over = len(fail_times) - free
+    if over < 0:
+        return 0.0
+    delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** min(over, 32))
+    return (fail_times[-1] + timedelta(seconds=delay) - t).total_seconds()
+
+
+def _fails_since_success(rows) -> list[datetime]:
+    """The failure times after the last success, from (at, ok) rows oldest first."""
+    fails: list[datetime] = []
+    for at, ok in rows:
+        if ok:
+            fails.clear()
+        else:
+            fails.append(_aware(at))
+    return fails
 
 
 def check_password_rules(password: str, username: str = "") -> None:
@@ -116,10 +192,36 @@ def check_password_rules(password: str, username: str = "") -> None:
         raise AccountError("The password must not be the username.")
 
 
+class SystemPrincipal:
+    """The trusted local process: the CLI, the seeders and background work that an already-authorised request started.
+    Whoever runs them holds the database and the content files already. It is passed explicitly, never implied by a
+    missing user: every function that acts for someone raises NotLoggedIn when it gets None."""
+
+    role = "admin"
+    active = True
+    id = None
+    team_id = None
+
+    def __init__(self, name: str = "system"):
+        self.username = self.display_name = name
+
+    def __repr__(self) -> str:
+        return f"SystemPrincipal({self.username!r})"
+
+
+SYSTEM = SystemPrincipal()
+
+
+def is_system(actor) -> bool:
+    return isinstance(actor, SystemPrincipal)
+
+
 def require_role(user: User | None, *roles: str) -> User:
     """The acting user, if they hold one of `roles` (admin always does); PermissionDenied otherwise."""
     if user is None:
         raise NotLoggedIn("Please log in.")
+    if is_system(user):
+        return user
     if not user.active:
         raise PermissionDenied("This account is deactivated.")
     if user.role == "admin" or user.role in roles:
@@ -127,18 +229,15 @@ def require_role(user: User | None, *roles: str) -> User:
     raise PermissionDenied(f"This needs the {' or '.join(roles)} role; you are signed in as a {user.role}.")
 
 
-def require_content_editor(user: User | None) -> User:
-    """For functions that change personas, scenarios, rubrics or curricula (the Studio): trainers and admins."""
-    return require_role(user, "trainer")
-
-
 class Accounts:
     def __init__(self, store: Store, *, clock=now):
         self.store = store
         self.clock = clock
+        self._name_key_secret: bytes | None = None
 
     # ------------------------------------------------------------------ users
-    def _create(self, username: str, password: str, role: str, display_name: str = "", team_id: int | None = None) -> User:
+    def _create(self, username: str, password: str, role: str, display_name: str = "", team_id: int | None = None,
+                *, one_time: bool = False) -> User:
         username = (username or "").strip().lower()
         if not USERNAME_RE.match(username):
             raise AccountError("Usernames are 2–40 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit.")
@@ -148,17 +247,20 @@ class Accounts:
         with self.store.session() as s:
             if s.exec(select(User).where(User.username == username)).first():
                 raise AccountError(f"The username '{username}' is taken.")
-            user = User(username=username, display_name=(display_name or username).strip()[:80], role=role, team_id=team_id,
-                        password_hash=hash_password(password))
+            user = User(username=username, display_name=strip_bidi(display_name or username).strip()[:80], role=role, team_id=team_id,
+                        password_hash=hash_password(password), must_change_password=one_time,
+                        password_expires_at=self.clock() + ONE_TIME_TTL if one_time else None)
             s.add(user)
             s.commit()
             s.refresh(user)
         self.trainee_record(user)
         return user
 
-    def create_admin(self, username: str, password: str, display_name: str = "") -> User:
-        """For the `trainer create-admin` command: whoever can run it already holds the database."""
-        return self._create(username, password, "admin", display_name)
+    def create_admin(self, username: str, password: str, display_name: str = "", *, one_time: bool = False) -> User:
+        """For the `trainer create-admin` command and the first start: whoever can run them already holds the database.
+        A `one_time` password (one printed to a terminal) expires after ONE_TIME_TTL and must be changed at first
+        sign-in."""
+        return self._create(username, password, "admin", display_name, one_time=one_time)
 
     def create_user(self, actor: User, username: str, password: str, role: str = "trainee", *, display_name: str = "",
                     team: str | None = None) -> User:
@@ -192,17 +294,29 @@ class Accounts:
     def browser_secret(self) -> str:
         """The key the web app encrypts the session token with in the browser. Kept in the database, so every app
         process behind a load balancer (and a restarted one) reads the same token."""
+        return self._stored_secret("browser_state_secret")
+
+    def _stored_secret(self, key: str) -> str:
+        """A random secret kept in app_setting, made on first use; every process of one database shares it."""
         with self.store.session() as s:
-            row = s.get(AppSetting, "browser_state_secret")
+            row = s.get(AppSetting, key)
             if row is None:
-                row = AppSetting(key="browser_state_secret", value=secrets.token_urlsafe(32))
+                row = AppSetting(key=key, value=secrets.token_urlsafe(32))
                 s.add(row)
                 try:
                     s.commit()
                 except Exception:  # noqa: BLE001 - another process created it first: use theirs
                     s.rollback()
-                    row = s.get(AppSetting, "browser_state_secret")
+                    row = s.get(AppSetting, key)
             return row.value
+
+    def _name_key(self, name: str) -> str:
+        """What a sign-in try for a name that is no user's is counted under: a keyed hash, so the per-name budget works
+        but a password typed into the username field is not stored. The key is secret, so the stored hashes cannot be
+        tested against a list of guesses offline."""
+        if self._name_key_secret is None:
+            self._name_key_secret = self._stored_secret("login_attempt_key").encode("utf-8")
+        return "h:" + hmac.new(self._name_key_secret, name.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def anyone_signed_in(self) -> bool:
         with self.store.session() as s:
@@ -230,24 +344,50 @@ class Accounts:
                 if not active:
                     self._drop_sessions(s, user.id)
             if display_name:
-                user.display_name = display_name.strip()[:80]
+                user.display_name = strip_bidi(display_name).strip()[:80]
             s.add(user)
             s.commit()
             s.refresh(user)
             return user
 
     def set_password(self, actor: User, username: str, new_password: str) -> None:
-        """A user changes their own password; an admin resets anyone's. Existing sessions of that user end."""
+        """A user changes their own password; an admin resets anyone's. Existing sessions of that user end, and a
+        one-time password's change requirement and expiry go with it. (An admin's reset does not force a change:
+        the admin hands the password over in person.) Your own password is changed with `change_own_password`,
+        which checks the current one first."""
+        require_role(actor, *ROLES)
         target = self.by_username(username)
-        if actor is None or (actor.id != target.id and actor.role != "admin"):
+        if actor.id != target.id and actor.role != "admin":
             raise PermissionDenied("Only an admin can change another user's password.")
         check_password_rules(new_password, target.username)
+        password_hash = hash_password(new_password)
         with self.store.session() as s:
             user = s.get(User, target.id)
-            user.password_hash = hash_password(new_password)
+            user.password_hash = password_hash
+            user.must_change_password = False
+            user.password_expires_at = None
             s.add(user)
             self._drop_sessions(s, user.id)
             s.commit()
+
+    def change_own_password(self, user: User, current: str, new_password: str) -> None:
+        """The signed-in user changes their password. The current one is checked first, under the sign-in limits, so
+        an unattended open session is not enough to take the account over."""
+        require_role(user, *ROLES)
+        if is_system(user):
+            raise PermissionDenied("The system principal has no password; use `trainer create-admin` or the Admin tab.")
+        if not current:
+            raise AccountError("Enter your current password.")
+        if new_password == current:
+            raise AccountError("Choose a new password, not the current one.")
+        check_password_rules(new_password, user.username)     # before the check: a bad new password costs no try
+        try:
+            self._check_credentials(user.username, current, f"{PASSWORD_CHANGE_IP}:{user.id}", password_change=True)
+        except LoginFailed as exc:
+            if str(exc) == WRONG_LOGIN:
+                raise LoginFailed("Your current password is wrong.") from None
+            raise
+        self.set_password(user, user.username, new_password)
 
     def trainee_record(self, user: User) -> Trainee:
         """The Trainee row that holds this user's calls (created on first use; an old typed-in name is linked)."""
@@ -266,7 +406,7 @@ class Accounts:
     # ------------------------------------------------------------------ teams
     def create_team(self, actor: User, name: str, lead: str | None = None) -> Team:
         require_role(actor, "admin")
-        name = " ".join((name or "").split())[:60]
+        name = " ".join(strip_bidi(name or "").split())[:60]
         if not name:
             raise AccountError("Enter a team name.")
         lead_id = self._lead_id(lead)
@@ -347,7 +487,7 @@ class Accounts:
     def can_see_user(self, actor: User, target_user_id: int | None) -> bool:
         if actor is None or not actor.active:
             return False
-        if actor.role == "admin" or actor.id == target_user_id:
+        if is_system(actor) or actor.role == "admin" or actor.id == target_user_id:
             return True
         if actor.role == "lead" and target_user_id is not None:
             target = self.get(target_user_id)
@@ -365,46 +505,89 @@ class Accounts:
 
     # ------------------------------------------------------------------ login
     def login(self, username: str, password: str, *, ip: str = "") -> str:
-        username = (username or "").strip().lower()
-        if not username or not password:
+        """A new session token for a right username and password (see the module docstring for the limits)."""
+        user, t = self._check_credentials(username, password, ip)
+        new_hash = hash_password(password) if _hasher.check_needs_rehash(user.password_hash) else None
+        token = secrets.token_urlsafe(32)
+        with self.store.write_session() as s:
+            row = s.get(User, user.id)
+            if new_hash:
+                row.password_hash = new_hash
+            row.last_login_at = t
+            s.add(LoginSession(token_hash=_token_hash(token), user_id=row.id, created_at=t, expires_at=t + SESSION_TTL, ip=ip))
+            s.add(row)
+            s.commit()
+        return token
+
+    def _check_credentials(self, username: str, password: str, ip: str, *, password_change: bool = False) -> tuple[User, datetime]:
+        """The user, if the password is theirs, it has not expired and no budget is spent; LoginFailed or
+        TooManyAttempts otherwise. Every checked try is recorded."""
+        name = (username or "").strip().lower()
+        if not name or not password:
             raise LoginFailed("Enter your username and password.")
+        if len(name) > MAX_USERNAME or not USERNAME_RE.match(name):
+            # The pattern is public, so refusing here says nothing about who exists; nothing is hashed or stored.
+            raise LoginFailed(WRONG_LOGIN)
         t = self.clock()
         with self.store.session() as s:
-            since = t - FAILURE_WINDOW
-            fails = list(s.exec(select(LoginAttempt).where(LoginAttempt.username == username, LoginAttempt.ip == ip,
-                                                           LoginAttempt.ok == False, LoginAttempt.at >= since)  # noqa: E712
-                                .order_by(LoginAttempt.at)))
-            last_ok = s.exec(select(LoginAttempt).where(LoginAttempt.username == username, LoginAttempt.ip == ip,
-                                                        LoginAttempt.ok == True, LoginAttempt.at >= since)  # noqa: E712
-                             .order_by(LoginAttempt.at.desc())).first()  # type: ignore[union-attr]
-            if last_ok is not None:
-                fails = [f for f in fails if _aware(f.at) > _aware(last_ok.at)]
-            if len(fails) >= MAX_FAILURES:
-                retry = int((_aware(fails[-MAX_FAILURES].at) + FAILURE_WINDOW - t).total_seconds()) + 1
-                raise TooManyAttempts(retry)
-            user = s.exec(select(User).where(User.username == username)).first()
-            ok = False
-            if user is not None and user.active:
-                try:
-                    ok = _hasher.verify(user.password_hash, password)
-                except (VerifyMismatchError, VerificationError, InvalidHashError):
-                    ok = False
-            else:
-                _hasher.hash(password)   # same work for unknown users: no timing hint about which names exist
-            s.add(LoginAttempt(username=username, ip=ip, ok=ok, at=t))
-            if not ok:
-                s.commit()
-                raise LoginFailed("Wrong username or password.")
-            if _hasher.check_needs_rehash(user.password_hash):
-                user.password_hash = hash_password(password)
-            user.last_login_at = t
-            token = secrets.token_urlsafe(32)
-            s.add(LoginSession(token_hash=_token_hash(token), user_id=user.id, created_at=t, expires_at=t + SESSION_TTL, ip=ip))
-            s.add(user)
+            user = s.exec(select(User).where(User.username == name)).first()
+        key = user.username if user is not None else self._name_key(name)
+        with _THROTTLE, self.store.write_session() as s:
+            self._throttle(s, key, ip, t, known_exempt=not password_change)
+            # Counted as a failure until the hash says otherwise: concurrent tries see it, so firing many at once
+            # does not get more guesses past the budget.
+            attempt = LoginAttempt(username=key, ip=ip, ok=False, at=t)
+            s.add(attempt)
+            self._prune(s, t)
             s.commit()
-            return token
+            attempt_id = attempt.id
+        if user is not None and user.active:
+            ok = _verify_password(user.password_hash, password)
+        else:
+            hash_password(password)   # the same work for unknown users: no timing hint about which names exist
+            ok = False
+        if not ok:
+            raise LoginFailed(WRONG_LOGIN)
+        if user.password_expires_at is not None and _aware(user.password_expires_at) <= t:
+            raise LoginFailed("This one-time password has expired. In a terminal on the server, run "
+                              "`.venv/bin/trainer create-admin --username another-admin` to make a new admin.")
+        with self.store.write_session() as s:
+            row = s.get(LoginAttempt, attempt_id)
+            if row is not None:
+                row.ok = True
+                s.add(row)
+                s.commit()
+        return user, t
 
-    def user_for_token(self, token: str | None) -> User:
+    def _throttle(self, s, key: str, ip: str, t: datetime, *, known_exempt: bool) -> None:
+        """TooManyAttempts if any budget (account, username+address, address) says this try must wait."""
+        rows = s.exec(select(LoginAttempt.username, LoginAttempt.ip, LoginAttempt.at, LoginAttempt.ok)
+                      .where(LoginAttempt.at >= t - FAILURE_WINDOW,
+                             or_(LoginAttempt.username == key, and_(LoginAttempt.ip == ip, LoginAttempt.ok == False)))  # noqa: E712
+                      .order_by(LoginAttempt.at, LoginAttempt.id)).all()
+        pair = _fails_since_success((at, ok) for u, a, at, ok in rows if u == key and a == ip)
+        address = [_aware(at) for u, a, at, ok in rows if a == ip and not ok]
+        waits = [_backoff_wait(pair, PAIR_FREE_FAILURES, t), _backoff_wait(address, ADDRESS_FREE_FAILURES, t)]
+        known = known_exempt and bool(ip) and s.exec(
+            select(LoginAttempt.id).where(LoginAttempt.username == key, LoginAttempt.ip == ip, LoginAttempt.ok == True,  # noqa: E712
+                                          LoginAttempt.at >= t - KNOWN_ADDRESS_TTL).limit(1)).first() is not None
+        if not known:
+            account = _fails_since_success((at, ok) for u, a, at, ok in rows if u == key)
+            waits.append(_backoff_wait(account, ACCOUNT_FREE_FAILURES, t))
+        wait = max(waits)
+        if wait > 0:
+            raise TooManyAttempts(math.ceil(wait))
+
+    @staticmethod
+    def _prune(s, t: datetime) -> None:
+        """Failures past the window and successes past KNOWN_ADDRESS_TTL count for nothing: delete them (the `at`
+        index keeps this cheap enough for every sign-in)."""
+        s.exec(delete(LoginAttempt).where(LoginAttempt.at < t - FAILURE_WINDOW,
+                                          or_(LoginAttempt.ok == False, LoginAttempt.at < t - KNOWN_ADDRESS_TTL)))  # noqa: E712
+
+    def user_for_token(self, token: str | None, *, allow_password_change: bool = False) -> User:
+        """The signed-in user of a session token; NotLoggedIn if there is none. A user who still has a one-time
+        password gets PasswordChangeRequired, except where `allow_password_change` (the password form) says so."""
         if not token:
             raise NotLoggedIn("Please log in.")
         with self.store.session() as s:
@@ -418,6 +601,8 @@ class Accounts:
             user = s.get(User, sess.user_id)
         if user is None or not user.active:
             raise NotLoggedIn("This account is not active; ask an admin.")
+        if user.must_change_password and not allow_password_change:
+            raise PasswordChangeRequired("Change your one-time password first: My progress → My password.")
         return user
 
     def logout(self, token: str | None) -> None:

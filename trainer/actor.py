@@ -15,6 +15,7 @@ from typing import Callable
 from .director import Direction
 from .llm.base import LLMBackend, Message, with_retries
 from .persona import Persona
+from .text import strip_bidi
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,9 @@ MAX_AGENT_CHARS = 1200
 
 
 def sanitize_agent_text(text: str, limit: int = MAX_AGENT_CHARS) -> str:
-    """Cap length, drop control characters, and flatten lines so agent text cannot forge transcript lines."""
+    """Cap length, drop control and bidi characters, and flatten lines so agent text cannot forge transcript lines
+    (nor, with U+202E and its kin, show in the transcript, the scorecard or an export in another order than stored)."""
+    text = strip_bidi(text)
     text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028\u2029]", " ", text or "")
     text = re.sub(r"\s*\n\s*", " ", text)
     text = re.sub(r"<\|[^|>]{0,20}\|>", " ", text)          # chat-template control tokens

@@ -18,6 +18,7 @@ from .moves import AgentMoves
 from .persona import Persona
 from .scenario import Scenario
 from .store import CallRecord, Store, now
+from .text import MODEL_NOT_ANSWERING
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,10 @@ def _join_warming(timeout: float = 10.0) -> None:
         t.join(timeout)
 
 
+
+class CallStateError(RuntimeError):
+    """A request that does not fit the call's state (it has ended, nothing to retry): the message says what to do."""
+
 @dataclass
 class Reply:
     """What happened after one agent turn."""
@@ -40,7 +45,8 @@ class Reply:
     beat: str
     ended: bool = False
     end_reason: str | None = None
-    error: str | None = None                # a message for the trainee when the model is down
+    error: str | None = None                # a message for the trainee when the model is down (plain: no address)
+    detail: str | None = None               # what went wrong, for the log and the terminal (may name the server)
     moves: set[str] = field(default_factory=set)
     regenerated: int = 0
     used_fallback: bool = False
@@ -106,7 +112,7 @@ class CallSession:
     def agent_says(self, text: str, *, on_token: Callable[[str], None] | None = None,
                    on_reset: Callable[[], None] | None = None, interrupted: bool = False) -> Reply:
         if self.ended:
-            raise RuntimeError("this call has ended; start a new one")
+            raise CallStateError("this call has ended; start a new one")
         if self.pending is not None:
             return self.retry_reply(on_token=on_token, on_reset=on_reset)
         text = sanitize_agent_text(text)
@@ -124,7 +130,7 @@ class CallSession:
     def retry_reply(self, *, on_token=None, on_reset=None) -> Reply:
         """Generate the customer's reply again after the model was unreachable."""
         if self.pending is None:
-            raise RuntimeError("there is no reply waiting to be retried")
+            raise CallStateError("there is no reply waiting to be retried")
         return self._customer_line(self.pending, on_token, on_reset)
 
     def _customer_line(self, direction: Direction, on_token, on_reset) -> Reply:
@@ -134,7 +140,7 @@ class CallSession:
         except BackendError as exc:
             log.warning("customer model unavailable: %s", exc)
             return Reply(text=None, mood=direction.mood, beat=direction.beat,
-                         error=f"The customer model is not answering ({exc}). Your call is saved; press 'Retry reply' to try again.")
+                         error=MODEL_NOT_ANSWERING, detail=str(exc))  # the server's address stays out of the page
         self.pending = None
         self.director.record_customer_line(result.text)
         self.transcript.append(Turn("customer", result.text))

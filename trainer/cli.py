@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from .accounts import SYSTEM
 from .content import ContentError
 
 
@@ -64,7 +65,7 @@ def cmd_personas(args) -> int:
 def cmd_simulate(args) -> int:
     app = _app(args)
     scenario_id = args.scenario or args.persona
-    session = app.start_call(args.trainee, scenario_id)
+    session = app.start_call(args.trainee, scenario_id, user=SYSTEM)
     persona = session.persona
     print(f"Call {session.id} — {persona.name} ({persona.company.name}). {persona.brief.summary}")
     for k, v in persona.brief.crm.items():
@@ -100,7 +101,7 @@ def cmd_simulate(args) -> int:
 
         reply = session.agent_says(line, on_token=on_token, on_reset=on_reset)
         if reply.error:
-            print(f"\n!! {reply.error}")
+            print(f"\n!! {reply.error} ({reply.detail})" if reply.detail else f"\n!! {reply.error}")
             continue
         if reply.used_fallback or shown[0] == 0:
             on_reset()
@@ -108,7 +109,7 @@ def cmd_simulate(args) -> int:
         print(f"   [mood {reply.mood:.1f}/10, {reply.beat}]")
         if reply.ended:
             print(f"-- call ended: {reply.end_reason}")
-    card = app.end_call(session.id)
+    card = app.end_call(session.id, SYSTEM)
     _print_card(card, args.json)
     return 0
 
@@ -172,7 +173,7 @@ def cmd_regrade(args) -> int:
     failed = 0
     for cid in tqdm(ids, desc="re-grading", unit="call", disable=len(ids) < 3):
         try:
-            old, new = app.regrade(cid)
+            old, new = app.regrade(cid, SYSTEM)
         except (LookupError, RuntimeError) as exc:
             print(f"{cid}: {exc}", file=sys.stderr)
             failed += 1
@@ -204,7 +205,16 @@ def cmd_model(args) -> int:
 
 
 def cmd_app(args) -> int:
-    from .config import ROOT
+    import os
+    from .config import ROOT, load_settings
+    from . import tempfiles
+    settings = load_settings()
+    # Before Gradio is imported (it reads these once): no telemetry, and uploads in a private folder of our own.
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ["GRADIO_TEMP_DIR"] = str(tempfiles.gradio_temp_dir(settings.home))
+    removed = tempfiles.clean(settings.home)
+    if removed:
+        print(f"Removed {removed} old temporary file(s) under {settings.home / 'tmp'}.")
     sys.path.insert(0, str(ROOT))      # ui.py lives at the top of the repository, beside trainer/
     import ui
     ui.main(host=args.host, port=args.port)
@@ -304,7 +314,7 @@ def cmd_grade_recording(args) -> int:
     vp = VoicePractice(app)
     try:
         got = vp.import_recording(args.file, trainee=args.trainee, scenario_id=args.scenario, layout=args.layout,
-                                  agent_channel=args.agent_channel,
+                                  agent_channel=args.agent_channel, actor=SYSTEM,
                                   progress=None if args.json else lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr))
     except (ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .text import md_escape
 from .actor import Turn
 from .director import CustomerState, mood_word
 from .grader.checks import CallContext, step_hit
@@ -58,7 +59,7 @@ def checklist_markdown(steps: list[StepStatus]) -> str:
     for s in steps:
         mark = "☑" if s.done else "☐"
         opt = "" if s.required else " _(optional)_"
-        lines.append(f"{mark} {s.label}{opt}<br>")
+        lines.append(f"{mark} {md_escape(s.label)}{opt}<br>")
     return "\n".join(lines)
 
 
@@ -161,9 +162,11 @@ def _require_practice(app: "Frontline", call_id: str) -> None:
         raise CoachingOff("coaching is switched off on assessment calls")
 
 
-def call_checklist(app: "Frontline", call_id: str) -> list[StepStatus]:
+def call_checklist(app: "Frontline", call_id: str, *, actor) -> list[StepStatus]:
+    """The script checklist of a practice call, for the call's own trainee (or accounts.SYSTEM)."""
+    app.authorize_call(actor, call_id, write=True)
     _require_practice(app, call_id)
-    session = app.session(call_id) if call_id in app.live else None
+    session = app.session(call_id, actor) if call_id in app.live else None
     record = app.store.get_call(call_id)
     scenario = app.scenario_of_call(record)
     if scenario is None:
@@ -173,14 +176,16 @@ def call_checklist(app: "Frontline", call_id: str) -> list[StepStatus]:
     return checklist(scenario, turns, persona)
 
 
-def call_hints(app: "Frontline", call_id: str, *, limit: int = 2) -> list[str]:
-    """Hints for a live practice call, from the director's state. Raises CoachingOff on assessment calls."""
+def call_hints(app: "Frontline", call_id: str, *, actor, limit: int = 2) -> list[str]:
+    """Hints for a live practice call, from the director's state, for the call's own trainee (or accounts.SYSTEM).
+    Raises CoachingOff on assessment calls, NotLoggedIn / PermissionDenied for anyone else."""
+    app.authorize_call(actor, call_id, write=True)
     _require_practice(app, call_id)
     record = app.store.get_call(call_id)
     if record.status == "ended":
         return hints(persona=Persona.model_validate_json(record.persona_snapshot), scenario=app.scenario_of_call(record),  # type: ignore[arg-type]
                      state=CustomerState(mood=0, patience=0, peak_mood=0), turns=[], beats=[], ended=True)
-    session = app.session(call_id)
+    session = app.session(call_id, actor)
     beats = [t.beat for t in app.store.turns(call_id) if t.speaker == "customer"]
     return hints(persona=session.persona, scenario=session.scenario, state=session.director.state, turns=session.transcript,
                  beats=beats, last_moves=session.moves_log[-1] if session.moves_log else None, limit=limit)

@@ -6,6 +6,8 @@ read from the file or stored anywhere: they come from the environment only.
 """
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -48,6 +50,9 @@ class Settings:
     n_ctx: int = 4096
     host: str = "127.0.0.1"
     port: int = 7860
+    # Reverse proxies whose X-Forwarded-For names the client (IPs or CIDRs). Empty: no proxy header is believed, so
+    # the sign-in limits count the address that really connected, not one a client wrote into a header.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def db_url(self) -> str:
@@ -94,6 +99,48 @@ def _judge_mode(value: str) -> str:
     return mode
 
 
+def _trusted_proxies(value: str | list) -> tuple[str, ...]:
+    """A comma list (environment) or a list (TOML) of proxy addresses or networks, checked now: a typo would otherwise
+    make uvicorn trust nobody (or, worse, be read as a host name) without a word."""
+    items = value if isinstance(value, list) else str(value).split(",")
+    out = []
+    for item in (str(i).strip() for i in items):
+        if not item:
+            continue
+        if item == "*":
+            raise ValueError("FRONTLINE_TRUSTED_PROXIES / trusted_proxies = '*' would let any client choose its own "
+                             "address; list the addresses of your reverse proxies instead (e.g. 10.0.0.5 or 10.0.0.0/24)")
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"FRONTLINE_TRUSTED_PROXIES / trusted_proxies: '{item}' is not an IP address or network; "
+                             "use addresses like 10.0.0.5, ::1 or 10.0.0.0/24, separated by commas") from None
+        out.append(item)
+    return tuple(out)
+
+
+TRUST_NO_PROXY = "none"
+"""FORWARDED_ALLOW_IPS for "believe no proxy header". uvicorn compares each connecting address with the list; this
+entry is not an IP, so it can only equal a non-IP peer name literally, and no TCP peer is called "none". (An empty
+string happens to trust nobody in uvicorn 0.54 too, but only through a falsy-host shortcut; a variable left empty is
+also easy to mistake for "unset", which trusts loopback.)"""
+
+
+def apply_trusted_proxies(settings: Settings, environ=None) -> str:
+    """Make uvicorn (under Gradio) believe X-Forwarded-For only from the configured proxies. uvicorn reads
+    FORWARDED_ALLOW_IPS when the server is configured, at `launch()`, and by default trusts loopback: then anything on
+    the machine, or a local proxy passing the header through, could give every sign-in try a new client address. Call
+    this before launching; it returns the value it set."""
+    environ = os.environ if environ is None else environ
+    value = ",".join(settings.trusted_proxies) or TRUST_NO_PROXY
+    before = environ.get("FORWARDED_ALLOW_IPS")
+    if before is not None and before != value:
+        logging.getLogger(__name__).warning("FORWARDED_ALLOW_IPS=%r is replaced by %r: set FRONTLINE_TRUSTED_PROXIES "
+                                            "(or trusted_proxies in frontline.toml) instead", before, value)
+    environ["FORWARDED_ALLOW_IPS"] = value
+    return value
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     environ = os.environ if env is None else env
     cfg_path = Path(environ.get("FRONTLINE_CONFIG", "frontline.toml"))
@@ -122,4 +169,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         n_ctx=int(get("n_ctx", "4096")),
         host=get("host", "127.0.0.1"),
         port=int(get("port", "7860")),
+        trusted_proxies=_trusted_proxies(environ.get("FRONTLINE_TRUSTED_PROXIES", file_cfg.get("trusted_proxies", ""))),
     )

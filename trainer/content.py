@@ -119,9 +119,87 @@ def read_yaml(path: Path) -> Any:
     return parse_yaml_text(text, str(path))
 
 
-def parse_yaml_text(text: str, file: str) -> Any:
+# Content files are a few KiB (the largest seed file, rubrics/default.yaml, is under 14 KiB). YAML reaches the parser
+# straight from the studio's editor, forms and import, so without a cap one request can make the server parse (and the
+# form code stringify) megabytes; 256 KiB is ~20x the largest real file and bounds what one request can cost.
+MAX_YAML_BYTES = 256 * 1024
+# The deepest content is a rubric (dimension -> criteria list -> criterion -> list), about 6 levels. The composer
+# recurses once per level, so "[[[[..." would otherwise end in a RecursionError deep inside PyYAML.
+MAX_YAML_DEPTH = 32
+
+ALIAS_MESSAGE = "YAML anchors and aliases (&name / *name) are not allowed in content files"
+ALIAS_FIX = "write the value out in full where it is used"
+
+
+class YamlRefused(Exception):
+    """Raised inside a loader for a document the app will not build (an alias, an anchor, too deep); carries the problem."""
+
+    def __init__(self, field: str, message: str, fix: str):
+        super().__init__(message)
+        self.field, self.message, self.fix = field, message, fix
+
+    def problem(self, file: str) -> ContentProblem:
+        return ContentProblem(file=file, field=self.field, message=self.message, fix=self.fix)
+
+
+def check_yaml_size(size: int, file: str) -> None:
+    """Refuse a document of `size` bytes over MAX_YAML_BYTES, before anything parses it."""
+    if size > MAX_YAML_BYTES:
+        raise ContentError([ContentProblem(
+            file=file, field="", message=f"the YAML is {size / 1024:.0f} KiB; content files may be at most {MAX_YAML_BYTES // 1024} KiB",
+            fix="shorten it (a persona, scenario or rubric is a few KiB), or split it into several items")])
+
+
+def _node_path(path: list[str]) -> str:
+    return "".join(p if p.startswith("[") or i == 0 else "." + p for i, p in enumerate(path))
+
+
+def guard_compose(composer: Any, parent: Any, index: Any, event: Any, alias_event: type, compose: Any) -> Any:
+    """Shared by the PyYAML and ruamel composers: refuse an alias or anchor before it is resolved (an alias chain
+    "billion laughs" expands a few KiB into gigabytes) and nesting deeper than MAX_YAML_DEPTH, naming the field."""
+    path: list[str] = composer.__dict__.setdefault("_frontline_path", [])
+    depth = composer.__dict__.get("_frontline_depth", 0) + 1
+    if isinstance(index, int):
+        part = f"[{index}]"                              # a sequence item
+    elif index is not None:                              # a mapping value: index is its key's node
+        value = getattr(index, "value", None)
+        part = value[:80] if isinstance(value, str) else "?"
+    else:
+        part = None                                      # the root, or a mapping key (reported as the mapping holding it)
+    if part is not None:
+        path.append(part)
+    composer._frontline_depth = depth
     try:
-        return yaml.safe_load(text)
+        mark = getattr(event, "start_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        if isinstance(event, alias_event) or getattr(event, "anchor", None) is not None:
+            raise YamlRefused(_node_path(path), ALIAS_MESSAGE + where, ALIAS_FIX)
+        if depth > MAX_YAML_DEPTH:
+            raise YamlRefused(_node_path(path), f"nested more than {MAX_YAML_DEPTH} levels deep{where}",
+                              "flatten it: content files nest a few levels at most")
+        return compose(parent, index)
+    finally:
+        composer._frontline_depth = depth - 1
+        if part is not None:
+            path.pop()
+
+
+class SafeContentLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors/aliases and with a depth limit: see guard_compose."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        return guard_compose(self, parent, index, self.peek_event(), yaml.AliasEvent, super().compose_node)
+
+
+def parse_yaml_text(text: str, file: str) -> Any:
+    """Parse one content document; refuses (ContentError naming the field and the fix) documents over MAX_YAML_BYTES,
+    with anchors/aliases, or nested deeper than MAX_YAML_DEPTH."""
+    text = text or ""
+    check_yaml_size(len(text) if len(text) > MAX_YAML_BYTES else len(text.encode("utf-8", "surrogatepass")), file)
+    try:
+        return yaml.load(text, Loader=SafeContentLoader)  # noqa: S506 - a SafeLoader subclass
+    except YamlRefused as exc:
+        raise ContentError([exc.problem(file)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -13,6 +13,7 @@ from .accounts import AccountError, Accounts, PermissionDenied, User, require_ro
 from .catalog import Catalog
 from .progress import Assignment, Attempt, Progress, aware, graded_calls
 from .store import CallRecord, NotFound, Store, Trainee, now
+from .text import strip_bidi
 
 MAX_COMMENT = 2000
 
@@ -145,6 +146,7 @@ class Dashboard:
                usernames: list[str] | None = None, team_id: int | None = None, due: date | datetime | str | None = None,
                note: str = "") -> list[Assignment]:
         require_role(actor, "lead")
+        note = strip_bidi(note)
         if bool(curriculum_id) == bool(scenario_id):
             raise AccountError("Assign either a curriculum or a scenario.")
         if curriculum_id:
@@ -211,7 +213,7 @@ class Dashboard:
         owner = self.accounts.owner_of_trainee(call.trainee_id)
         if owner == actor.id:
             raise PermissionDenied("Coaching comments are for someone else's calls.")
-        text = (text or "").strip()
+        text = strip_bidi(text).strip()          # stored without bidi controls: they would reorder the text around them
         if not text:
             raise AccountError("Write a comment first.")
         with self.store.session() as s:

@@ -3,7 +3,8 @@
 Both only contain the calls the acting user may see. xAPI statements use the account form of the
 actor (no e-mail addresses are needed), ADL verbs (`passed` / `failed` for graded calls), a scaled
 score in [0, 1], ISO 8601 timestamps and durations, and a statement id derived from the call id so a
-re-export sends the same statement again instead of a duplicate.
+re-export sends the same statement again instead of a duplicate. CSV text cells that a spreadsheet would
+run as a formula (= + - @ first) start with an apostrophe (trainer/text.py: csv_cell).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from .accounts import Accounts, User, require_role
 from .catalog import Catalog
 from .progress import Attempt, aware, graded_calls
 from .store import Store
+from .text import csv_cell
 
 XAPI_VERSION = "1.0.3"
 VERBS = {
@@ -54,12 +56,14 @@ def sessions_csv(store: Store, catalog: Catalog, accounts: Accounts, actor: User
         by_dim = {d["id"]: d.get("score") for d in card.get("dimensions", [])}
         started, ended = aware(c.started_at), aware(c.ended_at)
         sc = catalog.scenarios.get(c.scenario_id)
-        w.writerow([c.id, user.username, user.display_name, teams.get(user.team_id, ""), c.scenario_id, sc.title if sc else "",
-                    c.mode, c.curriculum_id or "", c.module_id or "", c.status, c.end_reason or "", started.isoformat(),
-                    ended.isoformat() if ended else "", round((ended - started).total_seconds()) if ended else "",
-                    a.card.overall, a.card.passed, card.get("pass_score", ""), len(card.get("fatal_errors", [])),
-                    c.final_mood if c.final_mood is not None else "", a.card.rubric_id, a.card.grader_model,
-                    *["" if by_dim.get(d) is None else by_dim[d] for d in dims]])
+        row = [c.id, user.username, user.display_name, teams.get(user.team_id, ""), c.scenario_id, sc.title if sc else "",
+               c.mode, c.curriculum_id or "", c.module_id or "", c.status, c.end_reason or "", started.isoformat(),
+               ended.isoformat() if ended else "", round((ended - started).total_seconds()) if ended else "",
+               a.card.overall, a.card.passed, card.get("pass_score", ""), len(card.get("fatal_errors", [])),
+               c.final_mood if c.final_mood is not None else "", a.card.rubric_id, a.card.grader_model,
+               *["" if by_dim.get(d) is None else by_dim[d] for d in dims]]
+        # every cell through csv_cell: a display name, team or title that starts with = + - @ would run as a formula
+        w.writerow([csv_cell(v) for v in row])
     return buf.getvalue()
 
 

@@ -4,6 +4,10 @@ A module is *locked* until its prerequisites are passed, then *available*; a gra
 module whose score reaches the module's pass mark (and has no fatal error) *passes* it. With a maximum
 of attempts, a module not passed when they are used up is *out of attempts* until a lead grants more
 (by assigning the curriculum again). Passing every module issues a certificate.
+
+What counts as an attempt: in a practice module, a graded call. In an assessment module, every call started on it,
+from the moment it starts: active, interrupted, ended without a grade, or graded. Otherwise a trainee could rehearse
+the assessment, abandon the runs that go badly, and end and grade only a good one.
 """
 from __future__ import annotations
 
@@ -149,6 +153,25 @@ def graded_calls(store: Store, trainee_ids: list[int]) -> list[Attempt]:
     return out
 
 
+def started_calls(store: Store, trainee_ids: list[int]) -> list[CallRecord]:
+    """Every call of these trainees made on a curriculum module, whatever its status (graded or not), oldest first."""
+    if not trainee_ids:
+        return []
+    with store.session() as s:
+        return list(s.exec(select(CallRecord).where(CallRecord.trainee_id.in_(trainee_ids),  # type: ignore[union-attr]
+                                                    CallRecord.curriculum_id.is_not(None))  # type: ignore[union-attr]
+                           .order_by(CallRecord.started_at)))
+
+
+def counted_attempts(module: Module, graded: list[Attempt], started: list[CallRecord]) -> int:
+    """How many attempts of `module` these calls (already narrowed to it) use up: each graded call, and in an assessment
+    each call started, whether or not it was ever ended or graded (a call started in assessment mode counts even if
+    the module has since become practice). A resumed call is one call: it counts once."""
+    ids = {a.call.id for a in graded}
+    ids |= {c.id for c in started if module.mode == "assessment" or c.mode == "assessment"}
+    return len(ids)
+
+
 def module_passed(attempt: Attempt, module: Module) -> bool:
     return not attempt.fatal and attempt.score >= module.pass_score
 
@@ -168,17 +191,24 @@ class Progress:
         return [self.accounts.trainee_record(user).id]
 
     # ------------------------------------------------------------------ module states
-    def curriculum_progress(self, actor: User, user: User, curriculum_id: str, *, attempts: list[Attempt] | None = None) -> CurriculumProgress:
+    def curriculum_progress(self, actor: User, user: User, curriculum_id: str, *, attempts: list[Attempt] | None = None,
+                            started: list[CallRecord] | None = None) -> CurriculumProgress:
+        """`attempts` (graded calls) and `started` (every module call) may be passed in when they are already loaded;
+        either is read from the store for this user when it is not."""
         self._check(actor, user)
         cur = self.catalog.curriculum(curriculum_id)
         if attempts is None:
             attempts = graded_calls(self.store, self.trainee_ids(user))
+        if started is None:
+            started = started_calls(self.store, self.trainee_ids(user))
         extra = self._extra_rounds(user.id, curriculum_id)
         mods: list[ModuleProgress] = []
         passed: set[str] = set()
         for m in cur.modules:
             mine = [a for a in attempts if a.call.curriculum_id == cur.id and a.call.module_id == m.id]
-            mp = ModuleProgress(curriculum_id=cur.id, module=m, status="available", attempts=len(mine), extra_rounds=extra)
+            begun = [c for c in started if c.curriculum_id == cur.id and c.module_id == m.id]
+            mp = ModuleProgress(curriculum_id=cur.id, module=m, status="available", attempts=counted_attempts(m, mine, begun),
+                                extra_rounds=extra)
             if mine:
                 mp.best = max(a.score for a in mine)
                 mp.last = mine[-1].score
@@ -203,10 +233,12 @@ class Progress:
     def all_progress(self, actor: User, user: User) -> list[CurriculumProgress]:
         self._check(actor, user)
         attempts = graded_calls(self.store, self.trainee_ids(user))
-        return [self.curriculum_progress(actor, user, cid, attempts=attempts) for cid in sorted(self.catalog.curricula)]
+        started = started_calls(self.store, self.trainee_ids(user))
+        return [self.curriculum_progress(actor, user, cid, attempts=attempts, started=started) for cid in sorted(self.catalog.curricula)]
 
     def check_can_start(self, user: User, curriculum_id: str, module_id: str) -> Module:
-        """Raise PermissionDenied unless this user may start this module now."""
+        """Raise PermissionDenied unless this user may start this module now. In an assessment, calls already started
+        (an active one included) have used their attempts, so a second call beside an open one is counted too."""
         cp = self.curriculum_progress(user, user, curriculum_id)
         mp = next((m for m in cp.modules if m.module.id == module_id), None)
         if mp is None:
@@ -279,8 +311,10 @@ class Progress:
     def what_next(self, actor: User, user: User) -> list[Recommendation]:
         self._check(actor, user)
         attempts = graded_calls(self.store, self.trainee_ids(user))
+        started = started_calls(self.store, self.trainee_ids(user))
         recs: list[Recommendation] = []
-        progress = {cp.curriculum.id: cp for cp in (self.curriculum_progress(actor, user, c, attempts=attempts) for c in sorted(self.catalog.curricula))}
+        progress = {cp.curriculum.id: cp for cp in (self.curriculum_progress(actor, user, c, attempts=attempts, started=started)
+                                                    for c in sorted(self.catalog.curricula))}
         # 1. open assignments, soonest due first
         for a, done in self.assignment_status(user, attempts=attempts, progress=progress):
             if done:

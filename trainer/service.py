@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from .actor import Turn
-from .call import CallSession, Reply
+from .call import CallSession, CallStateError, Reply
 from .catalog import Catalog
 from .config import Settings, load_settings
 from .content import content_hash
@@ -21,7 +21,7 @@ from .persona import Persona
 from .store import CallRecord, ScorecardRecord, Store
 
 if TYPE_CHECKING:
-    from .accounts import User
+    from .accounts import SystemPrincipal, User
 
 log = logging.getLogger(__name__)
 
@@ -110,15 +110,17 @@ class Frontline:
         return self.catalog.persona_for(self.catalog.scenario(scenario_id))
 
     # ------------------------------------------------------------------ calls
-    def start_call(self, trainee_name: str | None, scenario_id: str | None, *, user: "User | None" = None, mode: str = "practice",
-                   curriculum_id: str | None = None, module_id: str | None = None) -> CallSession:
-        """Start a call. With `user` (the web app), the call is theirs; a curriculum module sets the scenario and mode
-        and must be unlocked for them. Without a user (the CLI), `trainee_name` names a trainee."""
+    def start_call(self, trainee_name: str | None, scenario_id: str | None, *, user: "User | SystemPrincipal",
+                   mode: str = "practice", curriculum_id: str | None = None, module_id: str | None = None) -> CallSession:
+        """Start a call. With a signed-in `user` (the web app), the call is theirs; a curriculum module sets the scenario
+        and mode and must be unlocked for them. With accounts.SYSTEM (the CLI), `trainee_name` names a trainee."""
+        from .accounts import NotLoggedIn, is_system, require_role
+        if user is None:
+            raise NotLoggedIn("Please log in.")
         if mode not in ("practice", "assessment"):
             raise ValueError("mode must be 'practice' or 'assessment'")
         trainee_id = None
-        if user is not None:
-            from .accounts import require_role
+        if not is_system(user):
             require_role(user, "trainee", "trainer", "lead")
             trainee_id = self.accounts.trainee_record(user).id
             trainee_name = user.username
@@ -144,26 +146,28 @@ class Frontline:
         return session
 
     def authorize_call(self, actor: "User | None", call_id: str, *, write: bool = False) -> CallRecord:
-        """The call, if `actor` may see it (write: continue or end it, which only its owner may).
-        actor=None is the trusted local process (the CLI); the web app always passes the signed-in user."""
-        record = self.store.get_call(call_id)
+        """The call, if `actor` may see it (write: continue or end it, which only its owner may). The web app passes the
+        signed-in user; the CLI passes accounts.SYSTEM. None (nobody signed in) is refused."""
+        from .accounts import NotLoggedIn, PermissionDenied, is_system
         if actor is None:
+            raise NotLoggedIn("Please log in.")
+        record = self.store.get_call(call_id)
+        if is_system(actor):
             return record
-        from .accounts import PermissionDenied
         owner = self.accounts.owner_of_trainee(record.trainee_id)
         allowed = (owner == actor.id and actor.active) if write else self.accounts.can_see_user(actor, owner)
         if not allowed:
             raise PermissionDenied("You cannot open this call: it belongs to someone else.")
         return record
 
-    def session(self, call_id: str, actor: "User | None" = None) -> CallSession:
+    def session(self, call_id: str, actor: "User | SystemPrincipal") -> CallSession:
         self.authorize_call(actor, call_id, write=True)
         with self._lock:
             if call_id in self.live:
                 return self.live[call_id]
         record = self.store.get_call(call_id)
         if record.status == "ended":
-            raise RuntimeError("this call has ended")
+            raise CallStateError("This call has ended. Start a new one.")
         cfg = self.settings.customer
         session = CallSession.resume(store=self.store, call_id=call_id,
                                      scenario=self.scenario_of_call(record) or self.catalog.scenario(record.scenario_id),
@@ -173,7 +177,7 @@ class Frontline:
             self.live[call_id] = session
         return session
 
-    def say(self, call_id: str, text: str, *, on_token: Callable[[str], None] | None = None, actor: "User | None" = None) -> Reply:
+    def say(self, call_id: str, text: str, *, on_token: Callable[[str], None] | None = None, actor: "User | SystemPrincipal") -> Reply:
         session = self.session(call_id, actor)
         reply = session.agent_says(text, on_token=on_token)
         self._warm_judge(session)
@@ -200,7 +204,7 @@ class Frontline:
             self._warmer = getattr(self, "_warmer", None) or ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge-warm")
         self._warmer.submit(run)
 
-    def end_call(self, call_id: str, actor: "User | None" = None) -> Scorecard:
+    def end_call(self, call_id: str, actor: "User | SystemPrincipal") -> Scorecard:
         session = self.session(call_id, actor)
         session.end()
         with self._lock:
@@ -237,7 +241,7 @@ class Frontline:
                                   overall=card.overall, passed=card.passed, result_json=card.model_dump_json())
         return card
 
-    def view(self, call_id: str, actor: "User | None" = None) -> CallView:
+    def view(self, call_id: str, actor: "User | SystemPrincipal") -> CallView:
         record = self.authorize_call(actor, call_id)
         turns = self.store.turns(call_id)
         cards = self.store.scorecards(call_id)
@@ -260,29 +264,30 @@ class Frontline:
                 out.append(record.id)
         return out
 
-    def regrade(self, call_id: str, actor: "User | None" = None) -> tuple[ScorecardRecord | None, Scorecard]:
+    def regrade(self, call_id: str, actor: "User | SystemPrincipal") -> tuple[ScorecardRecord | None, Scorecard]:
         """Grade a finished call again with the current rubric and grader. The old scorecard is kept beside the new
         one (both stay in the store, each with its rubric hash and grader model); returns (previous, new).
         In the web app only leads, trainers and admins who may see the call can re-grade it."""
         record = self.authorize_call(actor, call_id)
-        if actor is not None and actor.role == "trainee":
+        if actor.role not in ("lead", "trainer", "admin"):
             from .accounts import PermissionDenied
             raise PermissionDenied("Only a team lead, trainer or admin can re-grade a call.")
         if record.status == "active":
-            raise RuntimeError(f"call {call_id} is still in progress; end it before re-grading")
+            raise CallStateError(f"call {call_id} is still in progress; end it before re-grading")
         previous = self.store.scorecards(call_id)
         return (previous[-1] if previous else None), self.grade_call(call_id)
 
-    def calls_of(self, trainee: "str | User", actor: "User | None" = None) -> list[CallRecord]:
+    def calls_of(self, trainee: "str | User", actor: "User | SystemPrincipal") -> list[CallRecord]:
         """A trainee's calls, newest first. In the web app `trainee` is a User and `actor` the signed-in user,
         who must be that trainee, their team lead or an admin."""
+        from .accounts import NotLoggedIn, PermissionDenied, is_system
+        if actor is None:
+            raise NotLoggedIn("Please log in.")
         if isinstance(trainee, str):
-            if actor is not None:
-                trainee = self.accounts.by_username(trainee)
-            else:
+            if is_system(actor):
                 return self.store.calls(trainee_id=self.store.trainee(trainee).id)
-        if actor is not None and not self.accounts.can_see_user(actor, trainee.id):
-            from .accounts import PermissionDenied
+            trainee = self.accounts.by_username(trainee)
+        if not self.accounts.can_see_user(actor, trainee.id):
             raise PermissionDenied("You can only list your own calls (leads: their team's).")
         return self.store.calls(trainee_id=self.accounts.trainee_record(trainee).id)
 

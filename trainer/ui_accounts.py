@@ -34,8 +34,10 @@ def first_run_hint(app: Frontline) -> str:
 
 
 def login(app: Frontline, username: str, password: str, ip: str = "") -> tuple[str, User]:
+    """A session token and its user. A user with a one-time password gets one too: it is good only for changing the
+    password (see password_change_required)."""
     token = app.accounts.login(username, password, ip=ip)
-    return token, app.accounts.user_for_token(token)
+    return token, app.accounts.user_for_token(token, allow_password_change=True)
 
 
 def logout(app: Frontline, token: str | None) -> None:
@@ -50,15 +52,25 @@ def session_user(app: Frontline, token: str | None) -> User | None:
         return None
 
 
+def password_change_required(app: Frontline, token: str | None) -> bool:
+    """True while the session's user still has a one-time password: show only the password form until it changes."""
+    try:
+        return app.accounts.user_for_token(token, allow_password_change=True).must_change_password
+    except NotLoggedIn:
+        return False
+
+
 def visible_tabs(user: User | None) -> dict[str, bool]:
     return {tab: bool(user) and user.role in roles for tab, roles in TAB_ROLES.items()}
 
 
 def whoami_markdown(app: Frontline, user: User) -> str:
+    """The "Signed in as" line. Display and team names are chosen by people, so escaped (trainer/text.py)."""
+    from .text import md_escape as esc
     team = ""
     if user.team_id:
-        team = next((f" · {t.name}" for t in app.accounts.all_teams() if t.id == user.team_id), "")
-    return f"Signed in as **{user.display_name}** ({user.role}{team})"
+        team = next((f" · {esc(t.name)}" for t in app.accounts.all_teams() if t.id == user.team_id), "")
+    return f"Signed in as **{esc(user.display_name)}** ({esc(user.role)}{team})"
 
 
 # ---------------------------------------------------------------------- admin
@@ -124,11 +136,11 @@ def set_lead(app: Frontline, token: str | None, team: str, lead: str | None) -> 
 
 
 def change_own_password(app: Frontline, token: str | None, current: str, new: str, again: str) -> str:
-    user = current_user(app, token)
+    # the one handler a session with a one-time password may use: changing it is what that session is for
+    user = app.accounts.user_for_token(token, allow_password_change=True)
     if new != again:
         raise AccountError("The new passwords differ.")
-    app.accounts.login(user.username, current, ip="password-change")   # checks the current password (and its rate limit)
-    app.accounts.set_password(user, user.username, new)
+    app.accounts.change_own_password(user, current, new)     # checks the current password, under the sign-in limits
     return "Password changed. Every session, this one included, has ended: log in again with the new password."
 
 

@@ -1,7 +1,7 @@
 """What the web UI's events do, as plain functions over Frontline: tested without a browser."""
 from __future__ import annotations
 
-import html
+import logging
 import queue
 import threading
 from typing import Iterator
@@ -12,15 +12,18 @@ from .accounts import User
 from .actor import sanitize_agent_text
 from .grader import Scorecard
 from .service import Frontline
+from .text import MODEL_NOT_ANSWERING, SOMETHING_FAILED, md_escape, md_quote, plain
+
+log = logging.getLogger(__name__)
 
 VERDICT_ICON = {"met": "**MET**", "partly": "**PARTLY**", "not_met": "**MISSED**", "n/a": "n/a"}
 END_REASON = {"resolved": "the customer was satisfied and said goodbye", "hung_up": "the customer hung up",
               "escalated": "the call was transferred / escalated", "agent_ended": "you ended the call"}
 
 
-def esc(text: str) -> str:
-    """Escape text that came from a user or a model before it goes into Markdown/HTML."""
-    return html.escape(text or "", quote=False).replace("|", "&#124;").replace("*", "&#42;").replace("_", "&#95;").replace("`", "&#96;")
+# Every field that came from a user, a model or content files goes into the Markdown and HTML below through esc (one
+# line) or md_quote (several lines): trainer/text.py says why one character class at a time was not enough.
+esc = md_escape
 
 
 def current_user(app: Frontline, token: str | None) -> User:
@@ -38,7 +41,7 @@ def module_choices(app: Frontline, token: str | None) -> list[tuple[str, str]]:
             if m.status not in ("available", "passed") or m.attempts_left == 0:
                 continue
             left = "" if m.attempts_left is None else f", {m.attempts_left} attempt(s) left"
-            label = f"{cp.curriculum.title} · {m.module.title} [{m.module.mode}{left}]"
+            label = plain(f"{cp.curriculum.title} · {m.module.title} [{m.module.mode}{left}]")     # a dropdown shows text
             if m.status == "passed":
                 done.append((f"{label} — passed, retake", f"{cp.curriculum.id}/{m.module.id}"))
             else:
@@ -55,12 +58,14 @@ def module_of(app: Frontline, value: str | None):
 
 
 def chat_text(text: str) -> str:
-    """A line for the chat window: shown as plain text (no HTML, no Markdown), never as markup."""
+    """A line for the chat window. Gradio's Chatbot renders Markdown and HTML, so the line is escaped: it shows as the
+    plain text that was said, never as markup (an image, a link, a heading)."""
     return esc(text)
 
 
 def scenario_choices(app: Frontline) -> list[tuple[str, str]]:
-    return [(f"{r['title']} — {r['customer']}, {r['company']} · {r['type']} · {'★' * r['difficulty']}", r["id"]) for r in app.scenario_rows()]
+    return [(plain(f"{r['title']} — {r['customer']}, {r['company']} · {r['type']} · {'★' * r['difficulty']}"), r["id"])
+            for r in app.scenario_rows()]
 
 
 def brief_markdown(app: Frontline, scenario_id: str | None, mode: str = "practice") -> str:
@@ -70,7 +75,7 @@ def brief_markdown(app: Frontline, scenario_id: str | None, mode: str = "practic
     p = app.catalog.persona_for(sc)
     crm = "\n".join(f"| {esc(k)} | {esc(v)} |" for k, v in p.brief.crm.items())
     steps = "\n".join(f"{i}. {esc(s.label)}" for i, s in enumerate(sc.call_script, 1))
-    return (f"### {esc(sc.title)}\n**{p.company.name}** · {p.brief.direction} call · {p.scenario_type.value.replace('_', ' ')} · "
+    return (f"### {esc(sc.title)}\n**{esc(p.company.name)}** · {esc(p.brief.direction)} call · {esc(p.scenario_type.value.replace('_', ' '))} · "
             f"difficulty {'★' * p.difficulty}{'☆' * (5 - p.difficulty)} · pass mark {sc.pass_score:.0f}\n\n{esc(p.brief.summary)}\n\n"
             f"**CRM card**\n\n| Field | Value |\n|---|---|\n{crm}\n\n" +
             (f"<details><summary>Call flow for this scenario</summary>\n\n{steps}\n</details>" if mode == "practice" else
@@ -95,7 +100,7 @@ def start_call(app: Frontline, token: str | None, scenario_id: str | None, modul
     session = app.start_call(None, scenario_id, user=user, curriculum_id=curriculum_id, module_id=mod.id if mod else None)
     p = session.persona
     mode = session.record.mode
-    intro = (f"{'Incoming' if p.brief.direction == 'inbound' else 'Outgoing'} call — {p.name} is on the line. "
+    intro = (f"{'Incoming' if p.brief.direction == 'inbound' else 'Outgoing'} call — {esc(p.name)} is on the line. "
              f"You speak first: greet the customer." + (" This is an assessment: it counts." if mode == "assessment" else ""))
     return session.id, [{"role": "assistant", "content": intro, "metadata": {"title": "Call connected"}}], \
         (mood_bar(p.mood) if mode == "practice" else ""), mode
@@ -122,7 +127,8 @@ def stream_turn(app: Frontline, token: str | None, call_id: str, text: str, hist
     def work() -> None:
         try:
             result["reply"] = session.agent_says(text, on_token=lambda t: q.put(("tok", t)), on_reset=lambda: q.put(("reset", "")))
-        except Exception as exc:  # noqa: BLE001 - surfaced to the trainee, the call stays saved
+        except Exception as exc:  # noqa: BLE001 - the trainee gets a plain message, the log the details; the call stays saved
+            log.warning("call %s: the customer's reply failed", call_id, exc_info=True)
             result["error"] = exc
         q.put(("done", ""))
 
@@ -135,16 +141,18 @@ def stream_turn(app: Frontline, token: str | None, call_id: str, text: str, hist
         yield history, meter(session.director.state.mood), {"ended": False, "error": None}
     if "error" in result:
         history.pop()
-        yield history, meter(session.director.state.mood), {"ended": False, "error": f"Something went wrong: {result['error']}. Your call is saved."}
+        yield history, meter(session.director.state.mood), {"ended": False, "error": SOMETHING_FAILED}
         return
     reply = result["reply"]
     if reply.error:
+        # reply.error words the backend's reason, which can name the model server's address: the call logged it,
+        # the trainee only needs to know that the customer did not answer and what to press
         history.pop()
-        yield history, meter(reply.mood), {"ended": False, "error": reply.error}
+        yield history, meter(reply.mood), {"ended": False, "error": MODEL_NOT_ANSWERING}
         return
     history[-1] = {"role": "assistant", "content": chat_text(reply.text)}
     if reply.ended:
-        history.append({"role": "assistant", "content": f"Call ended: {END_REASON.get(reply.end_reason or '', reply.end_reason)}.",
+        history.append({"role": "assistant", "content": f"Call ended: {esc(END_REASON.get(reply.end_reason or '', reply.end_reason))}.",
                         "metadata": {"title": "Call ended"}})
     yield history, meter(reply.mood), {"ended": reply.ended, "error": None}
 
@@ -152,29 +160,31 @@ def stream_turn(app: Frontline, token: str | None, call_id: str, text: str, hist
 def scorecard_markdown(card: Scorecard, turns=None) -> str:
     out = []
     verdict = "PASS" if card.passed else "FAIL"
-    out.append(f"## Score {card.overall:.0f}/100 — {verdict}\nPass mark {card.pass_score:.0f}. Rubric `{card.rubric_id}` v{card.rubric_version}, grader: {card.grader_model}.")
+    # the rubric id in <code>, not backticks: inside a Markdown code span the entities would show as written
+    out.append(f"## Score {card.overall:.0f}/100 — {verdict}\nPass mark {card.pass_score:.0f}. Rubric <code>{esc(card.rubric_id)}</code> "
+               f"v{esc(card.rubric_version)}, grader: {esc(card.grader_model)}.")
     if card.fatal_errors:
         out.append("### FATAL errors (the call fails whatever else it scored)")
         for f in card.fatal_errors:
-            ev = "; ".join(f"turn {e.turn}: “{esc(e.quote)}”" for e in f.evidence)
+            ev = "; ".join(f"turn {esc(e.turn)}: “{esc(e.quote)}”" for e in f.evidence)
             out.append(f"- **{esc(f.description)}** {ev}")
         out.append(f"_Score before fatal errors: {card.raw_overall:.0f}_")
     if card.coaching:
         out.append("### Coaching — next time, try")
         out += [f"{i}. {esc(tip)}" for i, tip in enumerate(card.coaching, 1)]
     out.append("### By dimension\n| Dimension | Score |\n|---|---|")
-    out += [f"| {d.label} | {'n/a' if d.score is None else f'{d.score:.0f}'} |" for d in card.dimensions]
+    out += [f"| {esc(d.label)} | {'n/a' if d.score is None else f'{d.score:.0f}'} |" for d in card.dimensions]
     if card.speech:                                       # calls with audio: voice practice or an uploaded recording
         from .voice.metrics import markdown as speech_markdown
         out.append(speech_markdown(card.speech))
     out.append("### Criteria and evidence")
     for dim in card.dimensions:
         rows = [c for c in card.criteria if c.dimension == dim.id]
-        out.append(f"\n#### {dim.label}\n")
+        out.append(f"\n#### {esc(dim.label)}\n")
         for c in rows:
-            ev = " — " + "; ".join(f"turn {e.turn}: “{esc(e.quote)}”" for e in c.evidence[:2]) if c.evidence else ""
+            ev = " — " + "; ".join(f"turn {esc(e.turn)}: “{esc(e.quote)}”" for e in c.evidence[:2]) if c.evidence else ""
             note = f" _({esc(c.note)})_" if c.note else ""
-            out.append(f"- {VERDICT_ICON[c.verdict]} {esc(c.description)}{ev}{note}")
+            out.append(f"- {VERDICT_ICON.get(c.verdict, esc(c.verdict))} {esc(c.description)}{ev}{note}")
     if card.flags:
         out.append("### Flags\n" + "\n".join(f"- {esc(f)}" for f in card.flags))
     return "\n".join(out)
@@ -204,15 +214,15 @@ def module_result_markdown(app: Frontline, user: User, record) -> str:
     m = next((m for m in cp.modules if m.module.id == record.module_id), None)
     if m is None:
         return ""
-    line = f"**{cp.curriculum.title} · {m.module.title}** — pass mark {m.module.pass_score:.0f}; "
+    line = f"**{esc(cp.curriculum.title)} · {esc(m.module.title)}** — pass mark {m.module.pass_score:.0f}; "
     if m.status == "passed":
-        line += f"module **passed** (best {m.best:.0f}{', ' + m.medal + ' medal' if m.medal else ''})."
+        line += f"module **passed** (best {m.best:.0f}{', ' + esc(m.medal) + ' medal' if m.medal else ''})."
     elif m.status == "out_of_attempts":
         line += "not passed, and no attempts left: your team lead can assign it again."
     else:
         line += "not passed yet" + (f"; {m.attempts_left} attempt(s) left." if m.attempts_left is not None else "; try again when ready.")
     if cp.certificate:
-        line += f" Curriculum complete: certificate {cp.certificate.code} is under *My progress*."
+        line += f" Curriculum complete: certificate {esc(cp.certificate.code)} is under *My progress*."
     return line
 
 
@@ -225,16 +235,19 @@ def past_calls(app: Frontline, token: str | None, username: str | None = None) -
         cards = app.store.scorecards(c.id)
         score = f"{cards[-1].overall:.0f}/100" if cards else c.status
         where = f"{c.curriculum_id}/{c.module_id}" if c.curriculum_id else "free practice"
-        out.append((f"{c.started_at:%Y-%m-%d %H:%M} · {c.scenario_id} · {where} · {c.mode} · {c.end_reason or c.status} · {score}", c.id))
+        # a dropdown label: shown as text, so plain (one line, no bidi controls) rather than entity-escaped
+        out.append((plain(f"{c.started_at:%Y-%m-%d %H:%M} · {c.scenario_id} · {where} · {c.mode} · {c.end_reason or c.status} · {score}"), c.id))
     return out
 
 
 def comments_markdown(comments: list[dict]) -> str:
+    """Each comment as a block quote, line by line (md_quote), so a comment cannot end its quote and write a heading
+    of its own, e.g. a forged "Score 100/100 — PASS" above the real scorecard."""
     if not comments:
         return ""
     out = ["### Coaching comments"]
     for c in comments:
-        out.append(f"> {esc(c['text'])}\n>\n> — {esc(c['author'])}, {c['at']}")
+        out.append(f"{md_quote(c['text'])}\n>\n> — {esc(c['author'])}, {esc(c['at'])}")
     return "\n\n".join(out)
 
 
@@ -244,8 +257,9 @@ def open_call(app: Frontline, token: str | None, call_id: str | None) -> tuple[l
         raise ValueError("Pick a call.")
     view = app.view(call_id, user)
     history = [{"role": "user" if t.speaker == "agent" else "assistant", "content": chat_text(t.text)} for t in view.turns]
-    status = f"Status: **{view.record.status}**" + (f" — {END_REASON.get(view.record.end_reason or '', view.record.end_reason)}" if view.record.end_reason else "")
-    status += f" · {view.record.mode} mode" + (f" · {view.record.curriculum_id} / {view.record.module_id}" if view.record.curriculum_id else "")
+    r = view.record
+    status = f"Status: **{esc(r.status)}**" + (f" — {esc(END_REASON.get(r.end_reason or '', r.end_reason))}" if r.end_reason else "")
+    status += f" · {esc(r.mode)} mode" + (f" · {esc(r.curriculum_id)} / {esc(r.module_id)}" if r.curriculum_id else "")
     if view.record.status == "interrupted":
         status += " — this call was interrupted (the app stopped mid-call); the transcript up to the last turn is kept."
     card_md = scorecard_markdown(view.scorecard) if view.scorecard else "_Not graded yet._"

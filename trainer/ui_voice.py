@@ -24,25 +24,18 @@ STOP_HANDS_FREE_JS = """(...args) => {
 log = logging.getLogger(__name__)
 
 
-def build_voice_tab(app, voice: VoicePractice | None = None, *, token: gr.State | None = None) -> VoicePractice:
-    """Add the 'Voice practice' and 'Grade a recording' tabs to the gr.Blocks being built. With `token` (the signed-in
-    session) calls belong to the signed-in user and every event is checked on the server; without it, a name is typed."""
+def build_voice_tab(app, voice: VoicePractice | None = None, *, token: gr.State, max_upload_mb: int = 200) -> VoicePractice:
+    """Add the 'Voice practice' and 'Grade a recording' tabs to the gr.Blocks being built. Calls belong to the signed-in
+    user (`token`, the session); every event takes it, and the voice functions check who may act on the call."""
     vp = voice or VoicePractice(app)
-    tok_in = [token] if token is not None else [gr.State(None)]
+    tok_in = [token]
 
     def actor(tok):
-        if token is None:
-            return None
-        from . import ui_accounts as ua
-        user = ua.session_user(app, tok)
-        if user is None:
-            raise gr.Error("Your session has expired: please sign in again.")
-        return user
+        return h.current_user(app, tok)
     ensure_ffmpeg(app.settings.home)          # Gradio streams the customer's voice through ffmpeg
-    with gr.Tab("Voice practice", id="voice", visible=token is None) as voice_tab:
+    with gr.Tab("Voice practice", id="voice", visible=False) as voice_tab:
         call_id = gr.State("")
         with gr.Row():
-            trainee = gr.Textbox(label="Your name", placeholder="e.g. Sam Patel", scale=1, visible=token is None)
             scenario = gr.Dropdown(choices=h.scenario_choices(app), label="Scenario", scale=3, value=None)
         with gr.Row():
             with gr.Column(scale=2):
@@ -68,14 +61,15 @@ def build_voice_tab(app, voice: VoicePractice | None = None, *, token: gr.State 
             with gr.Column(scale=2):
                 replay = gr.Audio(label="Call audio (you left, customer right)", interactive=False)
 
-    with gr.Tab("Grade a recording", id="recording", visible=token is None) as recording_tab:
+    with gr.Tab("Grade a recording", id="recording", visible=False) as recording_tab:
         gr.Markdown("Upload a real call (WAV or MP3). A **stereo** contact-center export with the agent and the customer on "
                     "separate channels gives exact speakers; a **mono** file is split by pauses (check the transcript). "
-                    "The call is graded with the same rubric and stored against the trainee, like a practice call.")
+                    "The call is graded with the same rubric and stored against the trainee, like a practice call. "
+                    f"Files up to {max_upload_mb} MB.")
         with gr.Row():
             with gr.Column(scale=2):
                 up_file = gr.File(label="Call recording", file_types=[".wav", ".mp3"], type="filepath")
-                up_trainee = gr.Textbox(label="Trainee (agent) name" if token is None else "Trainee's username (empty: yourself)")
+                up_trainee = gr.Textbox(label="Trainee's username (empty: yourself)")
                 up_scenario = gr.Dropdown(choices=[("None — a real call", "")] + h.scenario_choices(app), value="",
                                           label="Scenario it followed (optional)")
                 with gr.Row():
@@ -90,26 +84,23 @@ def build_voice_tab(app, voice: VoicePractice | None = None, *, token: gr.State 
     # ---------------- events
     scenario.change(lambda s: h.brief_markdown(app, s), scenario, brief)
 
-    def on_start(tok, name, sc):
-        try:
-            cid, hist, st = vh.start(vp, name, sc, actor=actor(tok))
-        except Exception as exc:  # noqa: BLE001
-            raise gr.Error(str(exc))
+    def on_start(tok, sc):
+        cid, hist, st = vh.start(vp, "", sc, actor=actor(tok))
         return (cid, hist, st, gr.update(interactive=True, value=None), gr.update(interactive=True, value=None),
                 gr.update(interactive=True), gr.update(visible=False), None)
 
-    start.click(on_start, tok_in + [trainee, scenario], [call_id, chat, status, mic, hf_mic, end, result_row, hf_state],
+    start.click(on_start, tok_in + [scenario], [call_id, chat, status, mic, hf_mic, end, result_row, hf_state],
                 js=STOP_HANDS_FREE_JS)
     mode.change(lambda m: (gr.update(visible=m == "Hands-free"), gr.update(visible=m != "Hands-free")), mode, [hf_mic, mic])
 
-    def on_chunk(cid, chunk, state, count):
+    def on_chunk(tok, cid, chunk, state, count):
         log.debug("mic chunk: %s", None if chunk is None else (chunk[0], getattr(chunk[1], "shape", None), float(abs(chunk[1]).mean()) if len(chunk[1]) else 0))
-        state, ready = vh.listen(vp, cid, chunk, state)
+        state, ready = vh.listen(vp, cid, chunk, state, actor=actor(tok))
         if ready is None:
             return state, gr.skip(), gr.skip()
         return state, ready, (count or 0) + 1
 
-    hf_mic.stream(on_chunk, [call_id, hf_mic, hf_state, hf_count], [hf_state, hf_ready, hf_count], stream_every=STREAM_EVERY_S,
+    hf_mic.stream(on_chunk, tok_in + [call_id, hf_mic, hf_state, hf_count], [hf_state, hf_ready, hf_count], stream_every=STREAM_EVERY_S,
                   time_limit=1800, concurrency_limit=None)
 
     def on_ready(tok, cid, ready, hist):
@@ -119,35 +110,26 @@ def build_voice_tab(app, voice: VoicePractice | None = None, *, token: gr.State 
     hf_turn = hf_count.change(on_ready, tok_in + [call_id, hf_ready, chat], [customer, chat, status])
 
     def on_retry(tok, cid, hist):
-        try:
-            for audio, hist2, st, ended in vh.retry(vp, cid, hist, actor=actor(tok)):
-                yield audio, hist2, st
-        except (ValueError, PermissionError) as exc:
-            raise gr.Error(str(exc))
+        for audio, hist2, st, ended in vh.retry(vp, cid, hist, actor=actor(tok)):
+            yield audio, hist2, st
 
     retried = retry_btn.click(on_retry, tok_in + [call_id, chat], [customer, chat, status])
 
     def on_utterance(tok, cid, rec, hist):
-        try:
-            for audio, hist2, st, ended in vh.speak(vp, cid, rec, hist, actor=actor(tok)):
-                yield audio, hist2, st, gr.update(interactive=not ended) if ended else gr.update()
-        except (ValueError, PermissionError) as exc:
-            raise gr.Error(str(exc))
+        for audio, hist2, st, ended in vh.speak(vp, cid, rec, hist, actor=actor(tok)):
+            yield audio, hist2, st, gr.update(interactive=not ended) if ended else gr.update()
         yield None, gr.skip(), gr.skip(), gr.update(value=None)          # clear the recorder for the next turn
 
     turn = mic.stop_recording(on_utterance, tok_in + [call_id, mic, chat], [customer, chat, status, mic])
 
     def on_end(tok, cid):
-        try:
-            md, audio = vh.end(vp, cid, actor=actor(tok))
-        except Exception as exc:  # noqa: BLE001
-            raise gr.Error(str(exc))
+        md, audio = vh.end(vp, cid, actor=actor(tok))
         return md, audio, gr.update(visible=True), gr.update(interactive=False), gr.update(interactive=False)
 
     end.click(on_end, tok_in + [call_id], [card, replay, result_row, mic, end], js=STOP_HANDS_FREE_JS).then(lambda: gr.update(interactive=False), None, hf_mic)
 
     def auto_grade(tok, cid):
-        session = app.live.get(cid)
+        session = app.live.get(cid) if cid else None
         if session is not None and session.ended:
             return on_end(tok, cid)
         return (gr.skip(),) * 5
@@ -157,12 +139,7 @@ def build_voice_tab(app, voice: VoicePractice | None = None, *, token: gr.State 
     retried.then(auto_grade, tok_in + [call_id], [card, replay, result_row, mic, end])
 
     def on_upload(tok, path, name, sc, layout, channel, progress=gr.Progress()):
-        try:
-            md, hist, audio = vh.upload(vp, path, name, sc, layout, channel, progress=lambda f, m: progress(f, desc=m),
-                                        actor=actor(tok))
-        except Exception as exc:  # noqa: BLE001
-            raise gr.Error(str(exc))
-        return md, hist, audio
+        return vh.upload(vp, path, name, sc, layout, channel, progress=lambda f, m: progress(f, desc=m), actor=actor(tok))
 
     vp.tabs = {"voice": voice_tab, "recording": recording_tab}
     up_go.click(on_upload, tok_in + [up_file, up_trainee, up_scenario, up_layout, up_channel], [up_card, up_chat, up_audio])

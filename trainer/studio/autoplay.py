@@ -15,6 +15,7 @@ from typing import Callable
 
 import pandas as pd
 
+from ..text import md_escape
 from ..actor import Actor, Turn, sanitize_agent_text
 from ..director import Director
 from ..llm.base import BackendError, LLMBackend
@@ -179,11 +180,11 @@ class AutoplayResult:
         out = []
         for ln in self.runs[agent].lines:
             if ln.speaker == "agent":
-                out.append({"role": "user", "content": ln.text})
+                out.append({"role": "user", "content": md_escape(ln.text)})
             else:
                 note = "" if ln.note == "director's line" else ln.note
                 tag = f"mood {ln.mood:.1f} · {(ln.beat or '').replace('_', ' ')}" + (f" · {note}" if note else "")
-                out.append({"role": "assistant", "content": f"{ln.text}\n\n*({tag})*"})
+                out.append({"role": "assistant", "content": f"{md_escape(ln.text)}\n\n*({md_escape(tag)})*"})
         return out
 
 

@@ -5,6 +5,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..accounts import SystemPrincipal
+
+CLI = SystemPrincipal("cli")   # the terminal is trusted: whoever runs it holds the content files and the database
+
 
 def _studio():
     from ..service import Frontline
@@ -24,30 +28,30 @@ def cmd_content(args) -> int:
             sys.stdout.write(revs.diff(args.kind, args.id, args.a, args.b))
         elif args.action == "import":
             for f in args.files:
-                rev = studio.import_file(Path(f), author=args.author, kind=args.kind)
+                rev = studio.import_file(Path(f), author=SystemPrincipal(args.author), kind=args.kind)
                 if args.publish:
-                    rev = studio.publish(rev.kind, rev.content_id, rev.revision, author=args.author)
+                    rev = studio.publish(rev.kind, rev.content_id, rev.revision, author=SystemPrincipal(args.author))
                 print(f"{rev.kind} {rev.content_id}: revision {rev.revision} ({rev.status})")
         elif args.action == "export":
             paths = [revs.export(args.kind, args.id, Path(args.dest))] if args.id else revs.export_all(Path(args.dest), include_drafts=args.drafts)
             for p in paths:
                 print(p)
         elif args.action == "publish":
-            rev = studio.publish(args.kind, args.id, args.revision, author=args.author)
+            rev = studio.publish(args.kind, args.id, args.revision, author=SystemPrincipal(args.author))
             print(f"{args.kind} {args.id}: revision {rev.revision} published")
         elif args.action == "retire":
-            rev, warning = studio.retire(args.kind, args.id, author=args.author)
+            rev, warning = studio.retire(args.kind, args.id, author=SystemPrincipal(args.author))
             print(f"{args.kind} {args.id}: retired (revision {rev.revision}). {warning}".strip())
         elif args.action == "rollback":
-            rev = studio.rollback(args.kind, args.id, args.revision, author=args.author)
+            rev = studio.rollback(args.kind, args.id, args.revision, author=SystemPrincipal(args.author))
             print(f"{args.kind} {args.id}: revision {rev.revision} is a draft copy of revision {args.revision}")
         elif args.action == "delete":
-            n = studio.delete(args.kind, args.id, author=args.author)
+            n = studio.delete(args.kind, args.id, author=SystemPrincipal(args.author))
             print(f"{args.kind} {args.id}: deleted {n} revision(s)")
         elif args.action == "autoplay":
             text = Path(args.persona).read_text(encoding="utf-8") if Path(args.persona).suffix in (".yaml", ".yml") \
-                else studio.open("persona", args.persona)
-            res = studio.autoplay(text, use_model=args.model)
+                else studio.open("persona", args.persona, actor=CLI)
+            res = studio.autoplay(text, actor=CLI, use_model=args.model)
             for name, run in res.runs.items():
                 print(f"\n== {name}")
                 for ln in run.lines:
@@ -55,7 +59,7 @@ def cmd_content(args) -> int:
             print("\n" + res.verdict().replace("**", "").replace("`", ""))
             return 0 if res.works() else 1
         elif args.action == "draft":
-            result = studio.draft(args.sentence, on_progress=lambda m: print(m, file=sys.stderr))
+            result = studio.draft(args.sentence, actor=CLI, on_progress=lambda m: print(m, file=sys.stderr))
             print(f"# {result.label}", file=sys.stderr)
             sys.stdout.write(result.yaml_text)
     except InUse as exc:

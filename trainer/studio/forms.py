@@ -14,9 +14,11 @@ from typing import Any
 from pydantic import BaseModel
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer as RuamelComposer
 from ruamel.yaml.error import YAMLError as RuamelError
+from ruamel.yaml.events import AliasEvent as RuamelAliasEvent
 
-from ..content import ContentError, ContentProblem, parse_yaml_text, validate_data
+from ..content import ContentError, ContentProblem, YamlRefused, guard_compose, parse_yaml_text, validate_data
 from ..persona import (CALMING_TRIGGERS, DEFAULT_CALM, DEFAULT_INFLAME, INFLAMING_TRIGGERS, Persona, ScenarioType)
 from ..scenario import STEP_KINDS, Scenario
 from .kinds import ContentKind, kind_of
@@ -365,7 +367,8 @@ def from_widget(spec: FieldSpec, value: Any) -> Any:
 
 # ---------------------------------------------------------------------- YAML <-> form
 def form_values(kind: str, yaml_text: str) -> dict[str, Any]:
-    """Widget values for every field of the kind's form (YAML that does not parse gives an empty form)."""
+    """Widget values for every field of the kind's form. YAML that does not parse, or that parse_yaml_text refuses
+    (too large, anchors/aliases, too deep: the validation panel says why), gives an empty form."""
     spec = form_of(kind)
     try:
         data = parse_yaml_text(yaml_text or "", "draft")
@@ -379,8 +382,17 @@ def _same(spec: FieldSpec, a: Any, b: Any) -> bool:
     return from_widget(spec, a) == from_widget(spec, b)
 
 
+class _ContentComposer(RuamelComposer):
+    """ruamel's composer with the loader's rules (see content.guard_compose): no anchors or aliases, bounded depth.
+    apply_form parses with PyYAML first, so this is the second lock on the same door, not the only one."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        return guard_compose(self, parent, index, self.parser.peek_event(), RuamelAliasEvent, super().compose_node)
+
+
 def _round_trip() -> YAML:
     y = YAML(typ="rt")
+    y.Composer = _ContentComposer
     y.version = (1, 1)                               # read scalars as PyYAML (the loader) does: 04182 stays text
     y.preserve_quotes = True
     y.width = 4096                                   # never fold a long line: a one-word edit stays a one-line diff
@@ -399,6 +411,8 @@ def apply_form(kind: str, yaml_text: str, values: dict[str, Any]) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             data = _round_trip().load(yaml_text or "") if (yaml_text or "").strip() else CommentedMap()
+    except YamlRefused as exc:
+        raise ContentError([exc.problem("YAML view")]) from None
     except RuamelError as exc:
         raise ContentError([ContentProblem(file="YAML view", field="", message=f"YAML syntax error: {exc}",
                                            fix="check indentation (spaces, not tabs)")]) from None

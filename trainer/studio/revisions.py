@@ -21,7 +21,7 @@ from sqlalchemy import UniqueConstraint, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, delete, select
 
-from ..content import ContentError, ContentProblem, content_hash, parse_yaml_text, validate_data
+from ..content import MAX_YAML_BYTES, ContentError, ContentProblem, check_yaml_size, content_hash, parse_yaml_text, validate_data
 from ..store import CallRecord, Store, now
 from .kinds import KINDS, REFERRERS, ContentKind, kind_for_path, kind_of
 
@@ -340,11 +340,17 @@ class Revisions:
             raise ContentError([ContentProblem(file=str(path), field="", message="cannot tell whether this is a " + " or ".join(KINDS),
                                                fix=f"put it in a folder named {' / '.join(x.folder for x in KINDS.values())}, or choose the kind")])
         try:
-            text = path.read_text(encoding="utf-8")
+            # The size first, from the file system: an upload of any size reaches this, and reading (then parsing) a
+            # 20 MB file took half a minute and kept it all in memory. The text is checked again as it is parsed.
+            check_yaml_size(path.stat().st_size, str(path))
+            with path.open("rb") as fh:
+                raw = fh.read(MAX_YAML_BYTES + 1)   # bounded even if the file grew since the stat
+            check_yaml_size(len(raw), str(path))
+            text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")   # newlines as read_text gave them
         except (OSError, UnicodeDecodeError) as exc:
             raise ContentError([ContentProblem(file=str(path), field="", message=f"cannot read the file ({exc.__class__.__name__})",
                                                fix="check the path and save it as UTF-8 text")]) from None
-        parse_content(k, text, str(path))          # errors name the imported file
+        parse_content(k, text, str(path))          # errors name the imported file; aliases and anchors are refused
         return self.save(k.name, text, author=author, note=f"imported from {path.name}", publish=publish, source="import")
 
     def export(self, kind: str, content_id: str, dest: Path, *, revision: int | None = None) -> Path:

@@ -19,6 +19,7 @@ from typing import Callable, Iterator, Literal
 
 import numpy as np
 
+from ..text import MODEL_NOT_ANSWERING, SOMETHING_FAILED
 from ..actor import clean_line
 from ..call import CallSession, Reply
 from ..compute import background
@@ -252,8 +253,9 @@ class VoiceTurnLoop:
             if not retry:                   # the agent's turn is stored: keep its timing and audio too
                 self._record(call_id, session, audio, transcript, text, arrived_at, clock0, [], 0, None, {})
             reply = result.get("reply")
-            msg = f"Something went wrong: {result['error']}. Your call is saved." if "error" in result else \
-                reply.error or "The customer did not answer. Your call is saved."
+            if "error" in result:
+                log.warning("call %s: the customer's reply failed", call_id, exc_info=result["error"])
+            msg = SOMETHING_FAILED if "error" in result else reply.error or MODEL_NOT_ANSWERING
             yield VoiceEvent("error", msg, reply=reply)
             return
         reply: Reply = result["reply"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
+from ..text import md_escape as esc
+
 DEAD_AIR_S = 3.0            # a silence on the line longer than this is dead air
 OVERLAP_MIN_S = 0.3         # the agent must be in the customer's speech this long to count as talking over
 
@@ -125,10 +127,11 @@ def compute(utterances: list[Utterance], *, dead_air_s: float = DEAD_AIR_S, sour
 
 
 def markdown(m: dict) -> str:
-    """The speech-metrics block shown with the scorecard."""
+    """The speech-metrics block shown with the scorecard. `m` is stored JSON: its words (the filler words heard in
+    the trainee's speech) are escaped like any other text."""
     def f(x, fmt="{:.0f}", none="—"):
         return none if x is None else fmt.format(x)
-    fillers = ", ".join(f"{k} ×{v}" for k, v in sorted(m.get("fillers", {}).items(), key=lambda kv: -kv[1])) or "none"
+    fillers = ", ".join(f"{esc(k)} ×{esc(v)}" for k, v in sorted(m.get("fillers", {}).items(), key=lambda kv: -kv[1])) or "none"
     dead = m.get("dead_air", [])
     over = m.get("talk_over", [])
     rows = [

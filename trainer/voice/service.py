@@ -12,6 +12,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..accounts import SYSTEM
 from ..call import CallSession
 from ..config import env_flag
 from ..grader import Scorecard
@@ -99,14 +100,16 @@ class VoicePractice:
         self.tts.synthesize("Hello.")
 
     def loop(self) -> VoiceTurnLoop:
-        return VoiceTurnLoop(stt=self.stt, tts=self.tts, session_for=self.app.session, voice_store=self.voice_store,
+        return VoiceTurnLoop(stt=self.stt, tts=self.tts, session_for=lambda cid: self.app.session(cid, SYSTEM), voice_store=self.voice_store,
                              audio_dir=self.audio_root if self.config.keep_audio else None,
                              split_first_clause=self.config.split_first_clause, content_dir=Path(self.app.settings.content_dir),
                              **({"spans": self.vad} if self.vad else {}))
 
-    def start_call(self, trainee: str | None, scenario_id: str, *, actor=None) -> CallSession:
-        """actor: the signed-in user in the web app (the call is theirs); None for the CLI and tests, which name a trainee."""
-        session = self.app.start_call(None if actor is not None else trainee, scenario_id, user=actor)
+    def start_call(self, trainee: str | None, scenario_id: str, *, actor) -> CallSession:
+        """actor: the signed-in user in the web app (the call is theirs); accounts.SYSTEM for the CLI and tests, which
+        name a trainee."""
+        from ..accounts import is_system
+        session = self.app.start_call(trainee if is_system(actor) else None, scenario_id, user=actor)
         self._check_persona_voice(session)
         self.voice_store.start(session.id, source="practice", clock0=time.time())
         self.prefill(session.id)          # in the background: the trainee reads the brief meanwhile
@@ -121,7 +124,7 @@ class VoicePractice:
         turn (FRONTLINE_VOICE_SPECULATIVE): the call so far plus what the trainee has said up to their latest pause,
         while the end-of-turn silence runs. After each reply the call itself does it (CallSession.warm)."""
         try:
-            session = self.app.session(call_id)
+            session = self.app.session(call_id, SYSTEM)   # internal: the request that asked for it was authorised
         except Exception as exc:  # noqa: BLE001 - e.g. the call was ended while the microphone still streams: no head start
             log.debug("no prefill for %s: %s", call_id, exc)
             return False
@@ -136,7 +139,7 @@ class VoicePractice:
                                         f"{self.app.settings.content_dir}. Fix: put the .onnx (and .onnx.json) there, or remove model_path")
 
     def turn(self, call_id: str, sample_rate: int, data: np.ndarray, *, eot_s: float = 0.0,
-             arrived_at: float | None = None, actor=None) -> Iterator[VoiceEvent]:
+             arrived_at: float | None = None, actor) -> Iterator[VoiceEvent]:
         """A push-to-talk (or end-of-turn-detected) utterance from the browser → the customer's spoken reply."""
         self.app.authorize_call(actor, call_id, write=True)
         vc = self.voice_store.call(call_id)
@@ -145,7 +148,7 @@ class VoicePractice:
         audio = to_stt(sample_rate, data)
         yield from self.loop().turn(call_id, audio, eot_s=eot_s, arrived_at=arrived_at, clock0=vc.clock0)
 
-    def retry(self, call_id: str, *, actor=None) -> Iterator[VoiceEvent]:
+    def retry(self, call_id: str, *, actor) -> Iterator[VoiceEvent]:
         """Generate (and speak) the customer's reply again after the model was unreachable."""
         self.app.authorize_call(actor, call_id, write=True)
         vc = self.voice_store.call(call_id) or self.voice_store.start(call_id, source="practice", clock0=time.time())
@@ -158,7 +161,7 @@ class VoicePractice:
     def hands_free(self, call_id: str) -> HandsFree:
         return HandsFree(self, call_id)
 
-    def ready_turn(self, call_id: str, ready: ReadyTurn, *, actor=None) -> Iterator[VoiceEvent]:
+    def ready_turn(self, call_id: str, ready: ReadyTurn, *, actor) -> Iterator[VoiceEvent]:
         """The reply to a turn whose end the VAD detected (its transcript is already done)."""
         self.app.authorize_call(actor, call_id, write=True)
         vc = self.voice_store.call(call_id) or self.voice_store.start(call_id, source="practice", clock0=time.time())
@@ -166,7 +169,7 @@ class VoicePractice:
         yield from self.loop().turn(call_id, ready.audio, eot_s=ready.eot_s, arrived_at=ready.arrived_at, clock0=vc.clock0,
                                     transcript=ready.transcript, stt_wait_s=ready.stt_wait_s, handoff_s=handoff)
 
-    def end_call(self, call_id: str, *, actor=None) -> Scorecard:
+    def end_call(self, call_id: str, *, actor) -> Scorecard:
         if not wait_for_replies(call_id):  # pressed while the customer speaks: that reply and its timings are stored first
             log.warning("call %s: a reply was still running when the call was ended", call_id)
         wait_for_refined(call_id)          # grade the full-window transcripts of the trainee's turns
@@ -206,7 +209,7 @@ class VoicePractice:
         vc = self.voice_store.call(call_id)
         return vc.audio_path if vc and vc.audio_path and Path(vc.audio_path).is_file() else None
 
-    def call_audio_bytes(self, call_id: str, *, actor=None) -> bytes | None:
+    def call_audio_bytes(self, call_id: str, *, actor) -> bytes | None:
         """The call audio as bytes, for the browser. (Gradio probes a file path with ffprobe when ffmpeg is on PATH,
         and the ffmpeg we provide comes without ffprobe; bytes skip the probe.)"""
         self.app.authorize_call(actor, call_id)
@@ -214,17 +217,22 @@ class VoicePractice:
         return Path(path).read_bytes() if path else None
 
     def import_recording(self, path: str | Path, *, trainee: str, scenario_id: str | None = None, layout: str = "auto",
-                         agent_channel: str = "left", progress=None, actor=None):
+                         agent_channel: str = "left", progress=None, actor):
         """actor (web app): a trainee may upload their own calls; a lead their team's; an admin anyone's."""
         from .recording import import_recording
-        if actor is not None:
+        from ..accounts import NotLoggedIn, is_system
+        if actor is None:
+            raise NotLoggedIn("Please log in.")
+        if not is_system(actor):
             from ..accounts import AccountError, PermissionDenied
+            # One answer for "no such user" and "not yours", so the form cannot be used to find out who has an account.
+            refused = PermissionDenied("You can only upload recordings for yourself or a trainee on your team: check the username.")
             try:
                 target = self.app.accounts.by_username((trainee or "").strip() or actor.username)
             except AccountError:
-                raise ValueError(f"There is no user '{trainee}'. Give the trainee's username.") from None
+                raise refused from None
             if not self.app.accounts.can_see_user(actor, target.id):
-                raise PermissionDenied("You can only upload recordings for yourself or your team.")
+                raise refused
             trainee = self.app.accounts.trainee_record(target).name
         return import_recording(self.app, path, stt=self.stt, trainee=trainee, scenario_id=scenario_id, layout=layout,
                                 agent_channel=agent_channel, audio_dir=self.audio_root, progress=progress, vad=self.vad)

@@ -7,16 +7,36 @@ set -euo pipefail
 cd "$(dirname "$0")"
 VENV=.venv
 
+# llama.cpp is compiled here. A native build (-march=native) uses every instruction the build machine has, AMX
+# included, and AMX tiles segfault where the kernel or sandbox does not grant them (seen: a Xeon with amx_tile under
+# a sandbox, every prompt longer than one token crashed in ggml_backend_amx_mul_mat). So on x86-64 the build targets
+# AVX2/FMA/F16C, which any recent x86-64 runs; set CMAKE_ARGS yourself to choose otherwise.
+llama_cmake_args() {
+  if [ -n "${CMAKE_ARGS:-}" ]; then
+    echo "$CMAKE_ARGS"
+  elif [ "$(uname -m)" = "x86_64" ]; then
+    echo "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+  fi
+}
+
 setup() {
   if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
   fi
-  local stamp="$VENV/.frontline-installed" want
-  want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+  local stamp="$VENV/.frontline-installed" flags_stamp="$VENV/.frontline-llama-build" want flags
+  flags=$(llama_cmake_args)
+  want=$( (cat pyproject.toml; echo "$flags") | sha256sum | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "Installing Frontline and its models into $VENV (first run: about 10 minutes; llama.cpp compiles once)…"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --progress-bar on -e '.[dev]'
+    local built=""
+    [ -f "$flags_stamp" ] && built=$(cat "$flags_stamp")
+    if [ -f "$stamp" ] && [ "$built" != "$flags" ]; then
+      "$VENV/bin/python" -m pip uninstall --quiet -y llama-cpp-python   # built with other flags: build it again
+    fi
+    # --no-cache-dir: a llama.cpp wheel built earlier with other flags must not be reused from pip's cache
+    CMAKE_ARGS="$flags" "$VENV/bin/python" -m pip install --no-cache-dir --progress-bar on -e '.[dev]'
+    echo "$flags" > "$flags_stamp"
     echo "$want" > "$stamp"
   fi
   "$VENV/bin/trainer" model >/dev/null   # assemble + verify the embedded model once (progress bar on first run)

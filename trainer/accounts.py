@@ -291,11 +291,6 @@ class Accounts:
         with self.store.session() as s:
             return s.exec(select(User).where(User.role == "admin", User.active == True)).first() is not None  # noqa: E712
 
-    def browser_secret(self) -> str:
-        """The key the web app encrypts the session token with in the browser. Kept in the database, so every app
-        process behind a load balancer (and a restarted one) reads the same token."""
-        return self._stored_secret("browser_state_secret")
-
     def _stored_secret(self, key: str) -> str:
         """A random secret kept in app_setting, made on first use; every process of one database shares it."""
         with self.store.session() as s:

@@ -209,6 +209,9 @@ def cmd_app(args) -> int:
     from .config import ROOT, load_settings
     from . import tempfiles
     settings = load_settings()
+    # The data folder holds the database, call audio and exports: only its owner reads it.
+    settings.home.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.home, 0o700)
     # Before Gradio is imported (it reads these once): no telemetry, and uploads in a private folder of our own.
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ["GRADIO_TEMP_DIR"] = str(tempfiles.gradio_temp_dir(settings.home))
@@ -239,13 +242,13 @@ def cmd_create_admin(args) -> int:
         else:
             password, generated = secrets.token_urlsafe(12), True
     try:
-        user = accounts.create_admin(args.username, password, args.name or "Administrator")
+        user = accounts.create_admin(args.username, password, args.name or "Administrator", one_time=generated)
     except AccountError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"Created admin '{user.username}' in {settings.db_url}.")
     if generated:
-        print(f"One-time password: {password}   (change it under Admin → My password after logging in)")
+        print(f"One-time password: {password}   (valid for 24 hours; signing in asks you to choose your own)")
     return 0
 
 

@@ -155,7 +155,7 @@ SECURITY_HEADERS = {
     # (an image smuggled into a scorecard cannot call out).
     "Content-Security-Policy": ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
                                 "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' data: blob:; "
-                                "font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-src 'self'; "
+                                "font-src 'self' data:; connect-src 'self' data: blob:; worker-src 'self' blob:; frame-src 'self'; "
                                 "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"),
 }
 

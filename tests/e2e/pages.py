@@ -56,7 +56,7 @@ def say(page, text: str, *, expect_reply: bool = True, timeout: float = 30.0) ->
     last, since = None, time.monotonic()
     while time.monotonic() < deadline:
         page.wait_for_timeout(100)
-        warning = page.get_by_text("The customer model is not answering")
+        warning = page.get_by_text("The customer could not answer")
         if warning.count():
             if expect_reply:
                 raise AssertionError("the customer model did not answer: " + warning.first.inner_text())

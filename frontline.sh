@@ -2,10 +2,14 @@
 # Frontline's two commands. Each installs everything it needs into ./.venv first (idempotent).
 #   ./frontline.sh app    run the web app on the embedded default (local LLM, SQLite)
 #   ./frontline.sh test   run the test suite
-# Anything after the command is passed on (to `trainer app` or to pytest).
+#   ./frontline.sh lock   refresh requirements.lock to the newest versions pyproject.toml allows
+# Anything after app or test is passed on (to `trainer app` or to pytest).
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=.venv
+# Every package is installed at the exact version this file names (pip constraints), so a fresh machine next month
+# gets the versions the tests last passed with, not whatever was released since. pyproject.toml keeps the ranges.
+LOCK=requirements.lock
 
 # llama.cpp is compiled here. A native build (-march=native) uses every instruction the build machine has, AMX
 # included, and AMX tiles segfault where the kernel or sandbox does not grant them (seen: a Xeon with amx_tile under
@@ -20,26 +24,74 @@ llama_cmake_args() {
 }
 
 setup() {
+  if [ ! -f "$LOCK" ]; then
+    echo "$LOCK is missing (it pins every dependency's version): restore it with git, or make a new one with ./frontline.sh lock." >&2
+    exit 1
+  fi
   if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
   fi
   local stamp="$VENV/.frontline-installed" flags_stamp="$VENV/.frontline-llama-build" want flags
   flags=$(llama_cmake_args)
-  want=$( (cat pyproject.toml; echo "$flags") | sha256sum | cut -d' ' -f1)
+  # The lock is in the stamp, so a refreshed lock reinstalls (pip then changes only the packages whose pin moved).
+  want=$( (cat pyproject.toml "$LOCK"; echo "$flags") | sha256sum | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "Installing Frontline and its models into $VENV (first run: about 10 minutes; llama.cpp compiles once)…"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    echo "Installing Frontline and its models into $VENV from $LOCK (first run: about 10 minutes; llama.cpp compiles once)…"
+    # pip too comes at its locked version: the installer's resolver is part of what a fresh machine must repeat
+    "$VENV/bin/python" -m pip install --quiet -c "$LOCK" pip
     local built=""
     [ -f "$flags_stamp" ] && built=$(cat "$flags_stamp")
     if [ -f "$stamp" ] && [ "$built" != "$flags" ]; then
       "$VENV/bin/python" -m pip uninstall --quiet -y llama-cpp-python   # built with other flags: build it again
     fi
     # --no-cache-dir: a llama.cpp wheel built earlier with other flags must not be reused from pip's cache
-    CMAKE_ARGS="$flags" "$VENV/bin/python" -m pip install --no-cache-dir --progress-bar on -e '.[dev]'
+    CMAKE_ARGS="$flags" "$VENV/bin/python" -m pip install --no-cache-dir --progress-bar on -c "$LOCK" -e '.[dev]'
     echo "$flags" > "$flags_stamp"
     echo "$want" > "$stamp"
   fi
   "$VENV/bin/trainer" model >/dev/null   # assemble + verify the embedded model once (progress bar on first run)
+}
+
+lock_header() {
+  cat <<EOF
+# $LOCK: the exact version of every package Frontline installs, as pip constraints.
+# ./frontline.sh app|test install with: pip install -c $LOCK -e '.[dev]'
+# pyproject.toml keeps the ranges; this file picks one version within them, the one the tests last passed with.
+# Refresh: ./frontline.sh lock (the newest versions the ranges allow), then ./frontline.sh test to prove them; commit both.
+# Resolved for $1; a package that another platform or Python needs and this list lacks is not pinned.
+EOF
+}
+
+lock() {
+  # Resolves as a fresh machine would (nothing installed, the old lock ignored) in a throwaway venv with the newest pip.
+  # Only resolves: --dry-run reads each package's metadata and installs nothing, so llama.cpp is not compiled here
+  # (its metadata does not depend on CMAKE_ARGS) and the model weights are not unpacked. The report lists every
+  # distribution the install would hold, pip included; the project itself (a local directory) is left out.
+  local tmp
+  tmp=$(mktemp -d)
+  trap "rm -rf '$tmp'" EXIT   # expanded now: the local is gone when the trap runs
+  echo "Resolving the newest versions pyproject.toml allows (a throwaway venv in $tmp; nothing is built)…"
+  python3 -m venv "$tmp/venv"
+  "$tmp/venv/bin/python" -m pip install --quiet --upgrade pip
+  "$tmp/venv/bin/python" -m pip install --quiet --dry-run --ignore-installed --report "$tmp/report.json" pip -e '.[dev]'
+  {
+    lock_header "$("$tmp/venv/bin/python" -c 'import platform; print(f"Python {platform.python_version()} on {platform.system()} {platform.machine()}")')"
+    "$tmp/venv/bin/python" - "$tmp/report.json" <<'EOF'
+import json, sys
+report = json.load(open(sys.argv[1]))
+pins = {item["metadata"]["name"]: item["metadata"]["version"]
+        for item in report["install"] if "dir_info" not in item["download_info"]}
+for name in sorted(pins, key=str.lower):
+    print(f"{name}=={pins[name]}")
+EOF
+  } > "$tmp/lock"
+  if [ -f "$LOCK" ] && diff -q <(grep -v '^#' "$LOCK") <(grep -v '^#' "$tmp/lock") >/dev/null; then
+    echo "$LOCK is already the newest resolution; nothing changed."
+    return 0
+  fi
+  [ -f "$LOCK" ] && { diff <(grep -v '^#' "$LOCK") <(grep -v '^#' "$tmp/lock") || true; }
+  mv "$tmp/lock" "$LOCK"
+  echo "Wrote $LOCK ($(grep -vc '^#' "$LOCK") pins). Prove it with ./frontline.sh test (it reinstalls from the new lock), then commit $LOCK."
 }
 
 test_services() {
@@ -81,8 +133,11 @@ case "$cmd" in
     test_services
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
+  lock)
+    lock
+    ;;
   *)
-    echo "usage: ./frontline.sh app|test [args…]" >&2
+    echo "usage: ./frontline.sh app|test [args…] | lock" >&2
     exit 2
     ;;
 esac

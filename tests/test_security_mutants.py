@@ -4,6 +4,8 @@ with realistic inputs: users loaded afresh for each request, strings that arrive
 ids past the small-integer cache, names on either side of each other in the alphabet."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlmodel import select
 
@@ -67,11 +69,12 @@ def test_a_demoted_lead_stops_seeing_the_team_they_still_head(org):
         org.app.view(call.id, acc.by_username("lea"))
 
 
-def test_an_admin_may_deactivate_an_admin_made_before_them(org):
-    """The self-deactivation refusal compares ids for equality: an older admin has a lower id."""
+def test_an_admin_may_demote_and_deactivate_an_admin_made_before_them(org):
+    """The refusals to demote or deactivate yourself compare ids for equality: an older admin has a lower id."""
     acc = org.app.accounts
     second = acc.create_user(org.admin, "second-admin", PW, "admin")
     assert second.id > org.admin.id
+    assert acc.update_user(second, "root", role="lead").role == "lead"
     assert acc.update_user(second, "root", active=False).active is False
     with pytest.raises(AccountError, match="deactivate yourself"):
         acc.update_user(second, "second-admin", active=False)
@@ -94,12 +97,81 @@ def test_saving_an_active_user_keeps_their_sessions_and_deactivating_ends_them(o
     assert sessions_of(org, org.ann) == 0
 
 
+def test_moving_a_user_changes_their_team_and_other_edits_keep_it(org):
+    acc = org.app.accounts
+    assert acc.update_user(org.admin, "ann", team="B").team_id == acc.team_by_name("B").id
+    assert acc.update_user(org.admin, "ann", display_name="Ann B.").team_id == acc.team_by_name("B").id
+    assert acc.update_user(org.admin, "ann", team="").team_id is None
+
+
+def test_the_current_password_check_gets_no_known_address_exemption(org, store):
+    """Guesses at an account from many addresses spend its budget; a sign-in from an address the user is known at is
+    exempt, but the current-password check of the password form is not, even after an earlier change from the same
+    form: an open session is not a way past the budget."""
+    from datetime import datetime, timezone
+    from trainer.accounts import ACCOUNT_FREE_FAILURES, Accounts, LoginFailed, TooManyAttempts
+    t = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+    acc = Accounts(store, clock=lambda: t)
+    acc.change_own_password(org.ann, PW, "second-pass-1")
+    for n in range(ACCOUNT_FREE_FAILURES):
+        with pytest.raises(LoginFailed):
+            acc.login("ann", "a wrong guess", ip=f"203.0.113.{n}")
+    with pytest.raises(TooManyAttempts):
+        acc.change_own_password(acc.by_username("ann"), "second-pass-1", "third-pass-1")
+
+
+def test_an_expired_one_time_password_says_so_in_the_password_form(store, fast_hash):
+    """Only a wrong current password is reworded ("Your current password is wrong."); the expiry keeps its own
+    message, which says what to do."""
+    from datetime import datetime, timezone
+    from trainer.accounts import ONE_TIME_TTL, Accounts, LoginFailed
+    t = [datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)]
+    acc = Accounts(store, clock=lambda: t[0])
+    admin = acc.create_admin("first-admin", "printed-once-1", one_time=True)
+    with pytest.raises(LoginFailed, match="current password is wrong"):
+        acc.change_own_password(admin, "not-the-password", "chosen-pass-1")
+    t[0] += ONE_TIME_TTL
+    with pytest.raises(LoginFailed, match="one-time password has expired"):
+        acc.change_own_password(admin, "printed-once-1", "chosen-pass-1")
+
+
 def test_a_new_password_typed_the_same_as_the_current_one_is_refused(org):
     """The two password fields are two strings: equal, not the same object."""
     acc = org.app.accounts
     with pytest.raises(AccountError, match="new password"):
         acc.change_own_password(org.ann, PW, fresh(PW))
     acc.login("ann", PW)                                                          # still the old password
+    assert "zz-later-password" > PW
+    acc.change_own_password(acc.by_username("ann"), PW, "zz-later-password")      # any other one is taken
+    acc.login("ann", "zz-later-password")
+
+
+def test_a_token_of_an_inactive_account_is_refused_even_if_its_session_is_left(org):
+    """Deactivating through Accounts ends the sessions; a row switched off any other way (a script, another process
+    mid-request) must still not sign anybody in."""
+    token = org.token(org.ann)
+    with org.app.store.session() as s:
+        row = s.get(User, org.ann.id)
+        row.active = False
+        s.add(row)
+        s.commit()
+    assert sessions_of(org, org.ann) == 1
+    with pytest.raises(NotLoggedIn, match="not active"):
+        org.app.accounts.user_for_token(token)
+
+
+def test_a_session_ends_at_its_expiry_time(store, fast_hash):
+    from datetime import datetime, timezone
+    from trainer.accounts import SESSION_TTL, Accounts
+    t = [datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)]
+    acc = Accounts(store, clock=lambda: t[0])
+    acc.create_admin("boss", PW)
+    token = acc.login("boss", PW)
+    t[0] += SESSION_TTL - timedelta(seconds=1)
+    assert acc.user_for_token(token).username == "boss"
+    t[0] += timedelta(seconds=1)
+    with pytest.raises(NotLoggedIn, match="expired"):
+        acc.user_for_token(token)
 
 
 # ---------------------------------------------------------------------- calls
@@ -121,6 +193,31 @@ def test_a_trainee_with_a_large_id_continues_their_own_call(org):
     assert org.app.end_call(call.id, org.app.accounts.by_username("zara")).overall >= 0
     with pytest.raises(PermissionDenied):
         org.app.say(call.id, "hello", actor=org.ann)
+    assert org.app.view(call.id, org.app.accounts.by_username("zara")).record.id == call.id
+    org.app.accounts.change_own_password(org.app.accounts.by_username("zara"), PW, "zaras-new-pass")   # her own password
+    org.app.accounts.login("zara", "zaras-new-pass")
+
+
+def test_an_admin_with_a_large_id_cannot_deactivate_themselves(org):
+    with org.app.store.session() as s:
+        s.add(User(id=1002, username="ada", display_name="Ada", role="admin", password_hash=hash_password(PW)))
+        s.commit()
+    acc = org.app.accounts
+    with pytest.raises(AccountError, match="deactivate yourself"):
+        acc.update_user(acc.by_username("ada"), "ada", active=False)
+    with pytest.raises(AccountError, match="own admin role"):
+        acc.update_user(acc.by_username("ada"), "ada", role="lead")
+
+
+def test_a_lead_with_a_large_id_sees_their_team(org):
+    acc = org.app.accounts
+    with org.app.store.session() as s:
+        s.add(User(id=1001, username="lars", display_name="Lars", role="lead", password_hash=hash_password(PW)))
+        s.commit()
+    acc.set_team_lead(org.admin, "A", "lars")
+    call = org.app.start_call(None, DANA_ID, user=org.ann)
+    assert acc.can_see_user(acc.by_username("lars"), org.ann.id)
+    assert org.app.view(call.id, acc.by_username("lars")).record.id == call.id
 
 
 def test_a_curriculum_module_starts_by_its_id_and_a_locked_one_is_refused(org):
@@ -230,9 +327,14 @@ def guarded_page():
         def on_fails(tok, text):
             raise ValueError("Type a <b>reply</b> first.")
 
+        def on_stream_fails(tok, text):
+            yield "a first part"
+            raise ValueError("The <i>customer</i> hung up.")
+
         def on_breaks(tok, text):
             raise RuntimeError("'dict' object has no attribute 'encode'")
 
+        box.change(None, js="() => 1")           # a browser-only event, first: no server function, and the rest still guarded
         box.submit(on_login, [box], out)
         box.submit(on_echo, [token, box], out)
         box.submit(on_upper, [box], out)
@@ -242,7 +344,7 @@ def guarded_page():
         box.blur(on_refresh, None, out)
         box.submit(on_fails, [token, box], out)
         box.submit(on_breaks, [token, box], out)
-        box.change(None, js="() => 1")           # a browser-only event: no server function to guard
+        box.submit(on_stream_fails, [token, box], out)
     fns = {bf.name: bf for bf in demo.fns.values() if bf.name}
     return demo, token, FakeApp(), fns, ran
 
@@ -253,7 +355,7 @@ def test_guard_events_wraps_every_event_but_the_exempt_ones():
     login_fn = fns["on_login"].fn
     names = guard_events(demo, token, app)
     assert names == ["on_echo", "on_upper", "on_stream", "on_stream_plain", "on_first_password", "on_refresh", "on_fails",
-                     "on_breaks"]
+                     "on_breaks", "on_stream_fails"]
     for name in names:
         assert fns[name].api_visibility == "private" and fns[name].inputs[0] is token, name
         assert fns[name].fn.__frontline_guarded__ is True
@@ -312,6 +414,11 @@ def test_errors_leave_the_boundary_as_plain_messages():
     with pytest.raises(gr.Error) as unexpected:
         fns["on_breaks"].fn("good", "hi")
     assert unexpected.value.message == UNEXPECTED_MESSAGE and "dict" not in unexpected.value.message
+    stream = fns["on_stream_fails"].fn("good", "hi")
+    assert next(stream) == "a first part"
+    with pytest.raises(gr.Error) as streamed:
+        next(stream)
+    assert streamed.value.message == "The &lt;i&gt;customer&lt;/i&gt; hung up."
 
 
 def test_the_token_must_come_first_and_untokened_handlers_stay_plain():
@@ -362,6 +469,13 @@ def test_repeating_what_the_customer_said_before_verifying_is_no_disclosure(dana
     text = ("Agent: Thank you for calling Brightwave, my name is Sam.\nCustomer: Two charges were taken on 3 November!\n"
             "Agent: I'm sorry that two charges were taken on 3 November.\nCustomer: Yes.\n" + VERIFY)
     assert verify_level(text, dana) == 1.0
+
+
+def test_disclosing_in_the_line_that_asks_to_verify_is_still_disclosing(dana):
+    text = ("Agent: Thank you for calling Brightwave, my name is Sam.\nCustomer: There's a problem with my bill.\n"
+            "Agent: I see two charges on 3 November. Can I take your postcode and date of birth?\n"
+            "Customer: BT7 1NN, 14 March 1986.\n")
+    assert verify_level(text, dana) == 0.0
 
 
 def test_disclosing_before_verifying_is_fatal_even_when_verified_later_or_echoed(dana):

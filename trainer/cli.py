@@ -206,7 +206,7 @@ def cmd_model(args) -> int:
 
 def cmd_app(args) -> int:
     import os
-    from .config import ROOT, load_settings
+    from .config import CHECKOUT, load_settings
     from . import tempfiles
     settings = load_settings()
     # The data folder holds the database, call audio and exports: only its owner reads it.
@@ -218,8 +218,9 @@ def cmd_app(args) -> int:
     removed = tempfiles.clean(settings.home)
     if removed:
         print(f"Removed {removed} old temporary file(s) under {settings.home / 'tmp'}.")
-    sys.path.insert(0, str(ROOT))      # ui.py lives at the top of the repository, beside trainer/
-    import ui
+    if CHECKOUT is not None:           # a checkout: ui.py lives at the top of the repository, beside trainer/
+        sys.path.insert(0, str(CHECKOUT))
+    import ui                          # an installed wheel carries ui as a top-level module (pyproject: py-modules)
     ui.main(host=args.host, port=args.port)
     return 0
 

@@ -6,6 +6,7 @@ read from the file or stored anywhere: they come from the environment only.
 """
 from __future__ import annotations
 
+import importlib.resources
 import ipaddress
 import logging
 import os
@@ -13,7 +14,25 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+
+def checkout_root(package_dir: Path) -> Path | None:
+    """The repository root when the code runs from a checkout (the source tree or an editable install): there the
+    content folders sit beside trainer/. An installed wheel has site-packages above trainer/ instead, so None."""
+    root = package_dir.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "personas").is_dir() else None
+
+
+def bundled_content() -> Path:
+    """The content a wheel carries: pyproject.toml maps the repository's personas/, scenarios/, rubrics/, curricula/
+    and calibration/ to trainer/_content/<folder>. pip unpacks wheels, so this is a folder on disk."""
+    return Path(str(importlib.resources.files(__package__) / "_content"))
+
+
+CHECKOUT = checkout_root(Path(__file__).resolve().parent)
+"""The repository root (ui.py, the content folders) when running from a checkout; None from an installed wheel."""
+ROOT = CHECKOUT or bundled_content()
+"""The default content folder: the checkout's root in development, the wheel's own copy in an install.
+The content_dir setting (FRONTLINE_CONTENT_DIR) overrides it."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +160,21 @@ def apply_trusted_proxies(settings: Settings, environ=None) -> str:
     return value
 
 
+def _content_dir(value: str | None) -> Path:
+    """The content folder (the setting, else ROOT), checked now: a folder that is not there would load as an empty
+    catalog, and every command would then report no personas and "0 problems" instead of the mistake."""
+    path = Path(value).expanduser() if value else ROOT
+    if not path.is_dir():
+        if value:
+            raise ValueError(f"FRONTLINE_CONTENT_DIR / content_dir = '{value}' is not a folder: point it at a folder "
+                             f"holding personas/, scenarios/, rubrics/ and curricula/, or unset it to use the built-in "
+                             f"content")
+        raise ValueError(f"the built-in content folder {path} is missing (a wheel built without it?): reinstall "
+                         f"frontline-trainer from a wheel built by `pip wheel .`, or set FRONTLINE_CONTENT_DIR to a "
+                         f"folder holding personas/, scenarios/, rubrics/ and curricula/")
+    return path
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     environ = os.environ if env is None else env
     cfg_path = Path(environ.get("FRONTLINE_CONFIG", "frontline.toml"))
@@ -161,7 +195,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         home=home,
         models_dir=Path(models_dir).expanduser() if models_dir else None,
         database_url=get("database_url"),
-        content_dir=Path(get("content_dir", str(ROOT))).expanduser(),
+        content_dir=_content_dir(get("content_dir") or None),
         customer=customer,
         grader=grader,
         judge=_judge_mode(get("judge", "auto")),

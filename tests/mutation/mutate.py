@@ -208,7 +208,7 @@ def write_config(name: str, group: Group, tests: list[str], out: Path) -> Path:
 module-path = [{paths}]
 timeout = {group.timeout}
 excluded-modules = []
-test-command = {shlex.join([*pytest_args(group), *tests])!r}
+test-command = {json.dumps(shlex.join([*pytest_args(group), *tests]))}
 
 [cosmic-ray.distributor]
 name = "local"

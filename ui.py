@@ -310,9 +310,17 @@ def build(app: Frontline) -> gr.Blocks:
         ev0 = start.click(on_start, [token, scenario, module, show_mood], start_outputs)
 
         def on_send(tok, cid, text, hist, show):
-            for hist2, meter, info in h.stream_turn(app, tok, cid, text, hist):
+            """The box is cleared once, when the line is taken, and then left alone: what the trainee types while the
+            customer answers stays. Send is off until the reply is complete (Gradio ignores Enter while the event runs)."""
+            last = None
+            for n, (hist2, meter, info) in enumerate(h.stream_turn(app, tok, cid, text, hist)):
+                last = (hist2, meter if show else "", info)
+                yield (hist2, last[1], gr.update(value="") if n == 0 and text else gr.update(), gr.update(interactive=False),
+                       "_The customer is answering…_", gr.update(visible=False))
+            if last is not None:
+                hist2, meter, info = last
                 done = info["ended"]
-                yield (hist2, meter if show else "", gr.update(value="" if not info["error"] else text, interactive=not done),
+                yield (hist2, meter, gr.update(value=text) if info["error"] and text else gr.update(interactive=not done),
                        gr.update(interactive=not done), f"**Problem:** {h.esc(info['error'])}" if info["error"] else "",
                        gr.update(visible=bool(info["error"])))
 

@@ -4,13 +4,14 @@ with realistic inputs: users loaded afresh for each request, strings that arrive
 ids past the small-integer cache, names on either side of each other in the alphabet."""
 from __future__ import annotations
 
+import inspect
 from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
-from trainer.accounts import (SYSTEM, AccountError, LoginSession, NotLoggedIn, PasswordChangeRequired, PermissionDenied, User,
-                              hash_password)
+from trainer.accounts import (SYSTEM, AccountError, LoginSession, NotLoggedIn, PasswordChangeRequired, PermissionDenied, Team,
+                              User, hash_password, require_role)
 from trainer.config import ROOT
 from trainer.studio.studio import Studio
 
@@ -67,6 +68,31 @@ def test_a_demoted_lead_stops_seeing_the_team_they_still_head(org):
     call = org.app.start_call(None, DANA_ID, user=org.ann)
     with pytest.raises(PermissionDenied):
         org.app.view(call.id, acc.by_username("lea"))
+
+
+@pytest.mark.parametrize("role", ["", "accounting", "supervisor"])
+def test_a_role_the_app_does_not_know_grants_nothing(org, role):
+    """Fail closed: a user row whose role is none of ROLES (blank, or left by another version of the app) is not an
+    admin, not a lead of the team it heads, and may not set anyone's password or list the users."""
+    acc = org.app.accounts
+    with org.app.store.session() as s:
+        s.add(User(id=900, username="odd", display_name="Odd", role=role, password_hash=hash_password(PW)))
+        s.commit()
+    acc.set_team_lead(org.admin, "A", "lea")
+    with org.app.store.session() as s:
+        team = s.exec(select(Team).where(Team.name == "A")).first()
+        team.lead_id = 900                        # as if it had led team A before its role changed
+        s.add(team)
+        s.commit()
+    odd = acc.by_username("odd")
+    for roles in (("trainee",), ("trainee", "trainer", "lead")):
+        with pytest.raises(PermissionDenied):
+            require_role(odd, *roles)
+    assert not acc.can_see_user(odd, org.ann.id) and not acc.can_see_user(odd, org.cat.id)
+    with pytest.raises(PermissionDenied):
+        acc.set_password(odd, "ann", "taken-over-1")
+    with pytest.raises(PermissionDenied):
+        acc.users(odd)
 
 
 def test_an_admin_may_demote_and_deactivate_an_admin_made_before_them(org):
@@ -442,7 +468,7 @@ def test_the_token_must_come_first_and_untokened_handlers_stay_plain():
     def resolve(tok, allow_change):
         return "a user"
     wrapped = _wrap(plain, resolve, pass_token=False, allow_change=False)
-    assert list(__import__("inspect").signature(wrapped).parameters) == ["session_token", "text", "n"]
+    assert list(inspect.signature(wrapped).parameters) == ["session_token", "text", "n"]
     assert wrapped.__name__ == "plain" and wrapped("good", "ab", n=2) == "abab"
     for fn in (with_progress, annotated):
         with pytest.raises(TypeError, match="session token"):

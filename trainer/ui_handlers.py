@@ -133,6 +133,7 @@ def stream_turn(app: Frontline, token: str | None, call_id: str, text: str, hist
         q.put(("done", ""))
 
     threading.Thread(target=work, daemon=True).start()
+    yield history, meter(session.director.state.mood), {"ended": False, "error": None}   # the line is taken: show it now
     while True:
         kind, payload = q.get()
         if kind == "done":

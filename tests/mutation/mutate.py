@@ -1,12 +1,13 @@
 """Mutation testing of the authorization code and the grader's fatal criteria, with cosmic-ray (see README.md here).
 
-Run it through `tests/mutation/run.sh`, which copies the working tree first: cosmic-ray writes each mutant into the
-file on disk, so this script refuses to run in a folder that is a git work tree's own checkout of this repository
-(a copy made by run.sh has no .git). For each group below it writes a cosmic-ray config, makes a session
-(`cosmic-ray init`), skips every mutant outside the group's functions (the scope filter here, by qualified function
-name, so the scope follows the code when lines move), checks that the group's tests pass unmutated
-(`cosmic-ray baseline`), runs the rest (`cosmic-ray exec`) and writes a Markdown report: the table of killed and
-surviving mutants and, for each survivor, its diff.
+Run it through `tests/mutation/run.sh`. cosmic-ray writes each mutant into the file on disk, so run.sh copies the
+working tree first, and this script refuses to run in a folder with a .git. For each group in GROUPS it:
+- runs the group's tests once, unmutated, with which_tests.py, to find the tests that enter the group's functions;
+- writes a cosmic-ray config whose test command runs only those tests;
+- makes a session (`cosmic-ray init`) and skips every mutant outside the group's functions, or inside a type
+  annotation (the scope is given by qualified function name, so it follows the code when lines move);
+- runs `cosmic-ray baseline` and `cosmic-ray exec`.
+Then it writes report.md: the table of killed and surviving mutants, and each survivor's diff.
 """
 from __future__ import annotations
 
@@ -305,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         session.unlink(missing_ok=True)
         cosmic_ray("init", str(cfg), str(session))
         keep, skipped = apply_scope(session, group)
-        print(f"[{name}] {keep} mutants in scope ({skipped} outside it skipped), {len(tests)} tests: {group.why}", flush=True)
+        what = f"{len(tests)} test files" if args.list else f"{len(tests)} tests run them"
+        print(f"[{name}] {keep} mutants in scope ({skipped} outside it skipped), {what}: {group.why}", flush=True)
         sessions[name] = session
         if args.list:
             from cosmic_ray.work_db import use_db

@@ -16,7 +16,7 @@ PY="${PYTHON:-$ROOT/.venv/bin/python}"
 CR_VERSION="8.7.0"
 
 if [ ! -x "$PY" ]; then
-    echo "No Python at $PY: run ./frontline.sh setup first (or set PYTHON=/path/to/venv/bin/python)." >&2
+    echo "No Python at $PY: run ./frontline.sh test once first (or set PYTHON=/path/to/venv/bin/python)." >&2
     exit 2
 fi
 if ! "$PY" -c "import cosmic_ray" 2>/dev/null; then

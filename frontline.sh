@@ -11,16 +11,31 @@ VENV=.venv
 # gets the versions the tests last passed with, not whatever was released since. pyproject.toml keeps the ranges.
 LOCK=requirements.lock
 
-# llama.cpp is compiled here. A native build (-march=native) uses every instruction the build machine has, AMX
-# included, and AMX tiles segfault where the kernel or sandbox does not grant them (seen: a Xeon with amx_tile under
-# a sandbox, every prompt longer than one token crashed in ggml_backend_amx_mul_mat). So on x86-64 the build targets
-# AVX2/FMA/F16C, which any recent x86-64 runs; set CMAKE_ARGS yourself to choose otherwise.
+# llama.cpp is compiled here, for this machine's CPU, but without AMX. A native build (-march=native) uses every
+# instruction the CPU has, AMX tiles included, and AMX segfaults where the kernel or sandbox does not grant it (seen: a
+# Xeon with amx_tile under a sandbox; every prompt longer than one token crashed in ggml_backend_amx_mul_mat). So the
+# build names the CPU's own AVX2/AVX-512 features from /proc/cpuinfo and leaves AMX out: on that Xeon, AVX-512 gave a
+# first-token p50 of 0.80 s against 1.17 s for AVX2 alone (bench_call.py, docs/benchmarks.md). A CPU without AVX2, or
+# another architecture, gets the native build. Set CMAKE_ARGS yourself to choose otherwise.
 llama_cmake_args() {
   if [ -n "${CMAKE_ARGS:-}" ]; then
     echo "$CMAKE_ARGS"
-  elif [ "$(uname -m)" = "x86_64" ]; then
-    echo "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+    return
   fi
+  [ "$(uname -m)" = "x86_64" ] || return 0
+  local cpu
+  cpu=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2 || true) "
+  has() { [[ "$cpu" == *" $1 "* ]]; }
+  has avx2 && has fma && has f16c || { echo "-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"; return; }
+  local args="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+  if has avx512f && has avx512bw && has avx512vl && has avx512dq; then
+    args+=" -DGGML_AVX512=ON"
+    has avx512vbmi && args+=" -DGGML_AVX512_VBMI=ON"
+    has avx512_vnni && args+=" -DGGML_AVX512_VNNI=ON"
+    has avx512_bf16 && args+=" -DGGML_AVX512_BF16=ON"
+  fi
+  has avx_vnni && args+=" -DGGML_AVX_VNNI=ON"
+  echo "$args -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
 }
 
 setup() {

@@ -7,7 +7,6 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from .actor import Turn
@@ -291,10 +290,3 @@ class Frontline:
             raise PermissionDenied("You can only list your own calls (leads: their team's).")
         return self.store.calls(trainee_id=self.accounts.trainee_record(trainee).id)
 
-
-def default_app(**kw) -> Frontline:
-    return Frontline(**kw)
-
-
-def content_root() -> Path:
-    return load_settings().content_dir

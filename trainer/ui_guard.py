@@ -61,9 +61,7 @@ def refuse(exc: BaseException, *, quiet: bool = False) -> gr.Error:
 
 
 def translate(exc: BaseException) -> gr.Error:
-    if isinstance(exc, gr.Error):
-        return refuse(exc)
-    if isinstance(exc, EXPECTED):
+    if isinstance(exc, (gr.Error, *EXPECTED)):
         return refuse(exc)
     log.error("unexpected error in a web event", exc_info=exc)
     return gr.Error(UNEXPECTED_MESSAGE, print_exception=False)

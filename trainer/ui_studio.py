@@ -15,7 +15,7 @@ from .accounts import PermissionDenied
 from .studio.forms import FORMS, FieldSpec, form_of, problems_markdown
 from .studio.kinds import KINDS, kind_of
 from .studio.revisions import InUse
-from .studio.studio import Studio, require_editor
+from .studio.studio import CONTENT_ID, Studio, require_editor
 from .tempfiles import private_dir, write_private
 from .ui_handlers import chat_text, current_user, esc, mood_bar
 
@@ -50,15 +50,12 @@ def _component(f: FieldSpec):
     raise ValueError(f.widget)
 
 
-CONTENT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
-
-
 def _content_id(yaml_text: str) -> str:
     """The item's id from the editor's YAML, checked against the id pattern (it names files: no paths, no dots)."""
     m = re.search(r"^id:\s*['\"]?([^'\"\s#]+)", yaml_text or "", re.M)
     if not m:
         raise ValueError("the YAML has no id yet: add an 'id:' line")
-    if not CONTENT_ID.fullmatch(m.group(1)):
+    if len(m.group(1)) > 80 or not CONTENT_ID.fullmatch(m.group(1)):
         raise ValueError("the id must be lowercase letters, digits, '-' or '_' (at most 80), e.g. dana-furious")
     return m.group(1)
 

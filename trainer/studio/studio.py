@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATUS_MARK = {DRAFT: "draft", PUBLISHED: "published", RETIRED: "retired"}
+CONTENT_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")   # the id pattern of every content kind: it names files, so no paths
 
 
 def require_editor(actor) -> str:
@@ -153,7 +154,7 @@ class Studio:
     def clone(self, kind: str, content_id: str, new_id: str, *, author) -> ContentRevision:
         author = require_editor(author)
         new_id = (new_id or "").strip()
-        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", new_id):
+        if not CONTENT_ID.fullmatch(new_id):
             raise ValueError("the new id must be lowercase letters, digits and dashes, e.g. dana-furious")
         return self.revisions.clone(kind, content_id, new_id, author=author)
 
